@@ -1,0 +1,49 @@
+"""Shared pytest options and fixtures for the collection's tests.
+
+`pytest .` runs everything; `pytest -s --keep-artifacts=t` keeps the containers and images the
+integration tests make, for debugging (molecule is then told not to destroy its instances).
+"""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTBED = ROOT / "tests" / "testbed"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--keep-artifacts",
+        default="f",
+        choices=["t", "f", "true", "false"],
+        help="t: keep containers, images and build outputs after the tests, for debugging",
+    )
+
+
+@pytest.fixture(scope="session")
+def keep_artifacts(request):
+    return request.config.getoption("--keep-artifacts") in ("t", "true")
+
+
+@pytest.fixture(scope="session")
+def venv_bin():
+    return ROOT / ".venv" / "bin"
+
+
+@pytest.fixture(scope="session")
+def testbed():
+    """Brings the test bed up (idempotent, cached) and returns the environment tests run with."""
+    subprocess.run([str(TESTBED / "bootstrap.sh"), "host", "image", "mirror"], check=True)
+    cache = os.environ.get("AWSOME_CACHE", "/var/cache/awsome-ml-cluster")
+    env = dict(os.environ)
+    env.update(
+        AWSOME_CACHE=cache,
+        AWSOME_MIRROR_URL=(Path(cache) / "mirror.url").read_text().strip(),
+        ANSIBLE_GALAXY_SERVER="http://127.0.0.1:9/",
+        PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+    )
+    Path(cache, "apt-archives", "partial").mkdir(parents=True, exist_ok=True)
+    return env

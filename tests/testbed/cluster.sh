@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The local cluster: systemd containers from the base image, named as inventories/local names them.
+#   up          start the nodes that are not running (idempotent)
+#   down        remove them
+#   node NAME   start one more such node (tests use it)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/testbed/lib.sh
+. "$here/lib.sh"
+
+nodes=(ml-head)
+
+# node NAME: a systemd container with the flags that work here (no --privileged; see testbed.md),
+# sharing the host's apt archive so a package is fetched once for every node.
+node() {
+  local n=$1
+  if [ "$(docker inspect -f '{{.State.Running}}' "$n" 2>/dev/null)" = true ]; then
+    say "node $n running"
+    return 0
+  fi
+  mkdir -p "$AWSOME_CACHE/apt-archives/partial"
+  docker rm -f "$n" >/dev/null 2>&1 || true
+  docker run -d --name "$n" --hostname "$n" --cap-add SYS_ADMIN --cgroupns=host \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+    -v "$AWSOME_CACHE/apt-archives:/var/cache/apt/archives" awsome-ml-base:latest >/dev/null
+  say "node $n started"
+}
+
+up() {
+  local n
+  for n in "${nodes[@]}"; do node "$n"; done
+}
+
+down() {
+  docker rm -f "${nodes[@]}" >/dev/null 2>&1 || true
+  say "nodes removed: ${nodes[*]}"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  node) node "${2:?usage: cluster.sh node NAME}" ;;
+  *) die "usage: cluster.sh up|down|node NAME" ;;
+esac

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The local artifact mirror: one directory tree laid out as <host>/<path> of the vendors' real URLs
+# (as `wget --mirror` lays it out), served over HTTP to the containers and VMs. Pointing the roles'
+# single mirror variable (versions_mirror_base) at http://<gateway>:<port>/ is all a test changes.
+#   build   make the signing key, run each stand-in recipe under standins/ whose hash changed, fill
+#           the Python wheelhouse
+#   serve   serve the tree (idempotent); prints the base URL
+#   url     print the base URL
+#   stop    stop serving
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/testbed/lib.sh
+. "$here/lib.sh"
+
+MIRROR_ROOT=$AWSOME_CACHE/mirror
+GNUPGHOME=$AWSOME_CACHE/mirror-gnupg
+port=${AWSOME_MIRROR_PORT:-8089}
+pidfile=$AWSOME_CACHE/mirror.pid
+export MIRROR_ROOT GNUPGHOME
+
+make_key() {
+  [ -s "$MIRROR_ROOT/testbed/keys/mirror.fpr" ] && return 0
+  say "generating the mirror's signing key"
+  mkdir -p "$GNUPGHOME" "$MIRROR_ROOT/testbed/keys"
+  chmod 700 "$GNUPGHOME"
+  gpg --batch --quiet --passphrase '' --quick-gen-key 'awsome test bed mirror <testbed@awsome.invalid>' \
+    ed25519 sign never 2>/dev/null
+  gpg --batch --export --armor >"$MIRROR_ROOT/testbed/keys/mirror.asc"
+  gpg --batch --export >"$MIRROR_ROOT/testbed/keys/mirror.gpg"
+  gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}' >"$MIRROR_ROOT/testbed/keys/mirror.fpr"
+}
+
+# Each recipe standins/<name>.sh fills its part of the tree; it reruns only when it (or lib) changed.
+run_standins() {
+  local recipe name hash stamp
+  for recipe in "$here"/standins/*.sh; do
+    [ -e "$recipe" ] || continue
+    name=$(basename "$recipe" .sh)
+    hash=$(recipe_hash "$recipe" "$here/standin-lib.sh" "$MIRROR_ROOT/testbed/keys/mirror.fpr")
+    stamp="$MIRROR_ROOT/testbed/stamps/$name"
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
+      say "stand-in $name cached"
+      continue
+    fi
+    say "building stand-in $name"
+    bash "$recipe"
+    mkdir -p "$(dirname "$stamp")"
+    echo "$hash" >"$stamp"
+  done
+}
+
+# The PyTorch CPU wheel and what it depends on, laid out as a PEP 503 index the way
+# download.pytorch.org/whl/cpu serves it (one folder per project; http.server lists it).
+fill_wheelhouse() {
+  local idx=$MIRROR_ROOT/download.pytorch.org/whl/cpu torch_version=${AWSOME_TORCH_VERSION:-2.13.0}
+  if ls "$idx"/torch/torch-"$torch_version"+cpu-*.whl >/dev/null 2>&1; then
+    say "wheelhouse cached (torch $torch_version)"
+    return 0
+  fi
+  say "filling the wheelhouse with torch $torch_version (CPU) and its dependencies"
+  local dl
+  dl=$(mktemp -d "$AWSOME_CACHE/wheels.XXXX")
+  python3 -m pip download -q --only-binary=:all: -d "$dl" "torch==$torch_version" >"$dl/pip.log" 2>&1 \
+    || { grep -v 'WARNING: Location' "$dl/pip.log" >&2; die "pip download failed"; }
+  local f project
+  for f in "$dl"/*.whl; do
+    project=$(basename "$f" | cut -d- -f1 | tr 'A-Z_.' 'a-z--')
+    mkdir -p "$idx/$project"
+    mv "$f" "$idx/$project/"
+  done
+  rm -rf "$dl"
+}
+
+url() { echo "http://$(docker_gateway):$port/"; }
+
+serve() {
+  local base
+  base=$(url)
+  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && curl -fsS -o /dev/null "$base"; then
+    say "mirror already served at $base"
+  else
+    mkdir -p "$MIRROR_ROOT"
+    nohup python3 -m http.server --bind "$(docker_gateway)" --directory "$MIRROR_ROOT" "$port" \
+      >"$AWSOME_CACHE/mirror.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 40); do curl -fsS -o /dev/null "$base" 2>/dev/null && break; sleep 0.25; done
+    curl -fsS -o /dev/null "$base" || die "the mirror did not start: see $AWSOME_CACHE/mirror.log"
+    say "mirror served at $base"
+  fi
+  echo "$base" >"$AWSOME_CACHE/mirror.url"
+  echo "$base"
+}
+
+stop() {
+  [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  build) mkdir -p "$MIRROR_ROOT"; make_key; run_standins; fill_wheelhouse ;;
+  serve) serve ;;
+  url) url ;;
+  stop) stop ;;
+  *) die "usage: mirror.sh build|serve|url|stop" ;;
+esac

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the test suite in stages, quickest first, printing each stage's time:
+# lint and unit tests (seconds), then the integration tests (molecule, collection, test bed).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/testbed/lib.sh
+. "$here/lib.sh"
+cd "$root"
+pytest=(.venv/bin/pytest -p no:cacheprovider --durations=0 "$@")
+timed lint "${pytest[@]}" tests/test_lint.py
+timed unit "${pytest[@]}" tests/unit
+timed integration "${pytest[@]}" tests/integration

@@ -1,0 +1,40 @@
+# Helpers for stand-in recipes (sourced by standins/*.sh): build .deb packages that carry the real
+# vendors' names and versions, and publish them as apt repositories signed with the mirror's key.
+# shellcheck shell=bash
+set -euo pipefail
+: "${MIRROR_ROOT:?run stand-in recipes through mirror.sh build}" "${GNUPGHOME:?}"
+
+# make_deb OUTDIR NAME VERSION ARCH DEPENDS [PAYLOAD_DIR]: a package whose files are PAYLOAD_DIR's.
+make_deb() {
+  local out=$1 name=$2 version=$3 arch=$4 depends=$5 payload=${6:-}
+  local pkg
+  pkg=$(mktemp -d)
+  [ -z "$payload" ] || cp -a "$payload/." "$pkg/"
+  mkdir -p "$pkg/DEBIAN"
+  {
+    echo "Package: $name"
+    echo "Version: $version"
+    echo "Architecture: $arch"
+    echo "Maintainer: awsome test bed <testbed@awsome.invalid>"
+    [ -z "$depends" ] || echo "Depends: $depends"
+    echo "Description: test bed stand-in for $name $version"
+  } >"$pkg/DEBIAN/control"
+  mkdir -p "$out"
+  dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$out/${name}_${version}_${arch}.deb" >/dev/null
+  rm -rf "$pkg"
+}
+
+# flat_repo DIR: index the .debs in DIR as a flat repository ("deb [signed-by=…] URL /"), the layout
+# NVIDIA's CUDA repositories use, with Release, InRelease and Release.gpg signed by the mirror's key.
+flat_repo() {
+  local dir=$1
+  (
+    cd "$dir"
+    apt-ftparchive packages . >Packages 2>/dev/null
+    gzip -9kf Packages
+    apt-ftparchive release . >Release
+    rm -f InRelease Release.gpg
+    gpg --batch --yes --clearsign -o InRelease Release
+    gpg --batch --yes -abs -o Release.gpg Release
+  )
+}
