@@ -40,7 +40,7 @@ def test_build_install_and_use_by_fqcn(tmp_path, testbed, node):
 
     collections = tmp_path / "collections"
     run(
-        ["ansible-galaxy", "collection", "install", "--offline", "-p", str(collections), str(tarball)],
+        ["ansible-galaxy", "collection", "install", "--offline", "--force", "-p", str(collections), str(tarball)],
         env=testbed,
         cwd=tmp_path,
     )
