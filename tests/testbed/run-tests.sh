@@ -8,6 +8,10 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 cd "$root"
 pytest=(.venv/bin/pytest -p no:cacheprovider --durations=0 "$@")
-timed lint "${pytest[@]}" tests/test_lint.py
-timed unit "${pytest[@]}" tests/unit
-timed integration "${pytest[@]}" tests/integration
+# Every stage runs even when an earlier one failed, so one CI run reports every failure.
+failed=()
+timed lint "${pytest[@]}" tests/test_lint.py || failed+=(lint)
+timed unit "${pytest[@]}" tests/unit || failed+=(unit)
+timed integration "${pytest[@]}" tests/integration || failed+=(integration)
+[ ${#failed[@]} -eq 0 ] || die "failed stages: ${failed[*]}"
+say "all stages passed"
