@@ -1,0 +1,94 @@
+"""version_conflicts: what is wrong with a version set on a node, as sentences a person can act on.
+
+The `versions` role refuses to go on while this list is not empty, before any task changes a host.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import compat, hardware
+
+
+def _driver(version_set):
+    return version_set.get("nvidia_driver") or {}
+
+
+def cuda_against_driver(version_set, node):
+    """Every CUDA toolkit must run on the driver without cuda-compat (NVIDIA's table)."""
+    driver = _driver(version_set).get("version")
+    problems = []
+    for toolkit in version_set.get("cuda_toolkits") or []:
+        cuda = toolkit["version"]
+        needed = compat.CUDA_MIN_DRIVER.get(cuda)
+        if needed is None:
+            problems.append(
+                f"CUDA {cuda} is not in NVIDIA's minimum-driver table this collection knows "
+                f"({', '.join(sorted(compat.CUDA_MIN_DRIVER, key=compat.parse))})."
+            )
+        elif driver and compat.parse(driver) < compat.parse(needed):
+            problems.append(f"CUDA {cuda} needs driver {needed} or newer; the driver is {driver}.")
+    return problems
+
+
+def cuda_default(version_set, node):
+    """The toolkit /usr/local/cuda points at must be one that is installed."""
+    default = version_set.get("cuda_default")
+    installed = [compat.major_minor(t["version"]) for t in version_set.get("cuda_toolkits") or []]
+    if default and installed and default not in installed:
+        return [f"cuda_default {default} is not among the toolkits installed ({', '.join(installed)})."]
+    return []
+
+
+def fabric_manager_matches(version_set, node):
+    """Fabric manager refuses to start against a driver of another version."""
+    driver = _driver(version_set).get("version")
+    fabric = version_set.get("fabric_manager")
+    if driver and fabric and str(fabric) != str(driver):
+        return [f"fabric manager {fabric} differs from the driver {driver}; they must be the same version."]
+    return []
+
+
+def flavour_fits_gpu(version_set, node):
+    """Open modules are required on Blackwell/Grace and impossible before Turing."""
+    arch = (node or {}).get("gpu_architecture")
+    wanted = _driver(version_set).get("flavour", "auto")
+    flavour = hardware.module_flavour(arch, wanted)
+    model = (node or {}).get("gpu_model")
+    if arch in hardware.OPEN_REQUIRED and flavour != "open":
+        return [f"{model} ({arch}) needs the open kernel modules; flavour is {flavour}."]
+    if arch in hardware.PROPRIETARY_ONLY and flavour != "proprietary":
+        return [f"{model} ({arch}) has no open kernel module support; use flavour proprietary."]
+    return []
+
+
+def generation_limits(version_set, node):
+    """Old GPUs stop at a driver branch and CUDA major; Blackwell starts at CUDA 12.8."""
+    arch = (node or {}).get("gpu_architecture")
+    driver = _driver(version_set).get("version")
+    problems = []
+    last_branch = hardware.LAST_BRANCH.get(arch)
+    if driver and last_branch and compat.branch(driver) > last_branch:
+        problems.append(f"{arch} GPUs are supported up to driver branch {last_branch}; the driver is {driver}.")
+    for toolkit in version_set.get("cuda_toolkits") or []:
+        version = compat.parse(toolkit["version"])
+        last_major = hardware.LAST_CUDA_MAJOR.get(arch)
+        if last_major and version[0] > last_major:
+            problems.append(f"CUDA {toolkit['version']} no longer builds for {arch} GPUs (last: CUDA {last_major}).")
+        minimum = hardware.MIN_CUDA.get(arch)
+        if minimum and version[:2] < minimum:
+            problems.append(
+                f"CUDA {toolkit['version']} cannot target {arch} GPUs (needs {minimum[0]}.{minimum[1]} or newer)."
+            )
+    return problems
+
+
+RULES = (cuda_against_driver, cuda_default, fabric_manager_matches, flavour_fits_gpu, generation_limits)
+
+
+def version_conflicts(version_set, node=None):
+    """Every rule's complaints about version_set on node (ansible_facts.ml_node), in rule order."""
+    return [problem for rule in RULES for problem in rule(version_set, node or {})]
+
+
+class FilterModule:
+    def filters(self):
+        return {"version_conflicts": version_conflicts}

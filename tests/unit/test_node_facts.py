@@ -1,0 +1,142 @@
+"""The node facts module on fixture sysfs trees, and its IMDSv2 client against a local stand-in."""
+
+import http.server
+import threading
+
+import pytest
+from ansible_collections.awsome.ml_cluster.plugins.modules import node_facts
+
+from tests.fixtures import sysfs
+
+
+def facts_for(tmp_path, shape, instance_type=None):
+    root = sysfs.build(shape, tmp_path / shape)
+    return node_facts.node_facts(node_facts.pci_devices(str(root)), instance_type)
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        (
+            "p4d.24xlarge",
+            {
+                "gpu_count": 8,
+                "gpu_model": "A100-SXM4-40GB",
+                "gpu_architecture": "ampere",
+                "nvswitch_count": 6,
+                "nvswitch": True,
+                "efa_count": 4,
+            },
+        ),
+        (
+            "p5.48xlarge",
+            {
+                "gpu_count": 8,
+                "gpu_model": "H100-SXM5-80GB",
+                "gpu_architecture": "hopper",
+                "nvswitch_count": 4,
+                "nvswitch": True,
+                "efa_count": 32,
+            },
+        ),
+        (
+            "g5.48xlarge",
+            {
+                "gpu_count": 8,
+                "gpu_model": "A10G",
+                "gpu_architecture": "ampere",
+                "nvswitch_count": 0,
+                "nvswitch": False,
+                "efa_count": 1,
+            },
+        ),
+        (
+            "g6e.48xlarge",
+            {"gpu_count": 8, "gpu_model": "L40S", "gpu_architecture": "ada", "nvswitch": False, "efa_count": 4},
+        ),
+        (
+            "trn1.32xlarge",
+            {
+                "gpu_count": 0,
+                "gpu_model": None,
+                "neuron_count": 16,
+                "neuron_model": "trainium",
+                "efa_count": 8,
+                "source": "pci",
+            },
+        ),
+        ("cpu", {"gpu_count": 0, "nvswitch": False, "efa_count": 0, "neuron_count": 0, "source": "none"}),
+    ],
+)
+def test_pci_scan_without_instance_type(tmp_path, shape, expected):
+    facts = facts_for(tmp_path, shape)
+    assert {key: facts[key] for key in expected} == expected
+
+
+def test_p6_b200_nvswitches_come_from_the_instance_table(tmp_path):
+    # Gen-4 NVSwitches are invisible on PCI: without the instance type the node looks switchless.
+    assert facts_for(tmp_path, "p6-b200.48xlarge")["nvswitch"] is False
+    facts = facts_for(tmp_path / "typed", "p6-b200.48xlarge", "p6-b200.48xlarge")
+    assert facts["gpu_architecture"] == "blackwell"
+    assert facts["nvswitch_count"] == 0
+    assert facts["nvswitch"] is True
+    assert facts["nvlink_subnet_manager"] is True
+    assert facts["source"] == "pci"
+
+
+def test_image_build_on_a_cpu_instance_takes_the_target_shape(tmp_path):
+    facts = facts_for(tmp_path, "cpu", "p5.48xlarge")
+    assert facts["source"] == "instance_type"
+    assert (facts["gpu_count"], facts["gpu_architecture"], facts["nvswitch"]) == (8, "hopper", True)
+    assert facts["gpus"] == []
+
+
+def test_unknown_nvidia_gpu_is_reported(tmp_path):
+    facts = facts_for(tmp_path, "unknown-gpu")
+    assert facts["unknown_nvidia_devices"] == ["0x9999"]
+    assert facts["gpu_count"] == 0
+
+
+def test_missing_sysfs_is_an_empty_bus(tmp_path):
+    assert node_facts.pci_devices(str(tmp_path / "nothing")) == []
+
+
+class FakeImds(http.server.BaseHTTPRequestHandler):
+    """IMDSv2 as EC2 answers it: a PUT for a token, then GETs that must carry it."""
+
+    def do_PUT(self):
+        ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+        self._reply(200 if ok else 400, b"token-123")
+
+    def do_GET(self):
+        if self.headers.get("X-aws-ec2-metadata-token") != "token-123":
+            self._reply(401, b"")
+        elif self.path == "/latest/meta-data/instance-type":
+            self._reply(200, b"p5.48xlarge")
+        else:
+            self._reply(404, b"")
+
+    def _reply(self, code, body):
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def imds_url():
+    server = http.server.HTTPServer(("127.0.0.1", 0), FakeImds)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_imds_v2_instance_type(imds_url):
+    assert node_facts.imds_instance_type(imds_url, 1.0) == "p5.48xlarge"
+
+
+def test_no_imds_is_none_quickly():
+    # a closed port: refused at once, no exception escapes
+    assert node_facts.imds_instance_type("http://127.0.0.1:9", 0.5) is None
