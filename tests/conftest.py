@@ -42,8 +42,8 @@ def testbed():
     env.update(
         AWSOME_CACHE=cache,
         AWSOME_MIRROR_URL=(Path(cache) / "mirror.url").read_text().strip(),
+        AWSOME_MIRROR_KEY_FPR=(Path(cache) / "mirror" / "testbed" / "keys" / "mirror.fpr").read_text().strip(),
         ANSIBLE_GALAXY_SERVER="http://127.0.0.1:9/",
         PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
     )
-    Path(cache, "apt-archives", "partial").mkdir(parents=True, exist_ok=True)
     return env

@@ -5,11 +5,25 @@ The `versions` role refuses to go on while this list is not empty, before any ta
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import compat, hardware
 
 
 def _driver(version_set):
     return version_set.get("nvidia_driver") or {}
+
+
+def well_formed(version_set):
+    """Versions the other rules can compare: a driver as 580.126.20, CUDA as 12.8.1."""
+    problems = []
+    driver = str(_driver(version_set).get("version", ""))
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", driver):
+        problems.append(f"driver version '{driver}' is not an exact version such as 580.126.20.")
+    for toolkit in version_set.get("cuda_toolkits") or []:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", str(toolkit.get("version", ""))):
+            problems.append(f"CUDA version '{toolkit.get('version')}' is not major.minor.patch, such as 12.8.1.")
+    return problems
 
 
 def cuda_against_driver(version_set, node):
@@ -85,8 +99,11 @@ RULES = (cuda_against_driver, cuda_default, fabric_manager_matches, flavour_fits
 
 
 def version_conflicts(version_set, node=None):
-    """Every rule's complaints about version_set on node (ansible_facts.ml_node), in rule order."""
-    return [problem for rule in RULES for problem in rule(version_set, node or {})]
+    """Every rule's complaints about version_set on node (ansible_facts.ml_node), in rule order.
+
+    A malformed version is reported alone: the other rules could not compare it.
+    """
+    return well_formed(version_set) or [problem for rule in RULES for problem in rule(version_set, node or {})]
 
 
 class FilterModule:

@@ -37,6 +37,10 @@ options:
     description: Seconds to wait for each IMDS request.
     type: float
     default: 1.0
+  root:
+    description: The root of the filesystem where container markers are looked for.
+    type: path
+    default: /
 """
 
 EXAMPLES = r"""
@@ -52,7 +56,8 @@ RETURN = r"""
 ansible_facts:
   description: C(ml_node) with gpus, gpu_count, gpu_model, gpu_architecture, nvswitch_count, nvswitch,
     nvlink_subnet_manager, imex, efa_count, neuron_count, neuron_model, instance_type, instance_family,
-    source (pci, instance_type or none) and unknown_nvidia_devices.
+    source (pci, instance_type or none), unknown_nvidia_devices, and container (true inside a
+    container, where no kernel module can be loaded).
   returned: always
   type: dict
 """
@@ -108,6 +113,14 @@ def scan(devices):
             found["neuron_count"] += 1
             found["neuron_model"] = hardware.NEURON_DEVICES[device]
     return found
+
+
+# Files container runtimes leave (docker, podman) and the one systemd writes from $container.
+CONTAINER_MARKERS = (".dockerenv", "run/.containerenv", "run/systemd/container")
+
+
+def in_container(root):
+    return any(os.path.exists(os.path.join(root, marker)) for marker in CONTAINER_MARKERS)
 
 
 def imds_instance_type(base_url, timeout):
@@ -172,6 +185,7 @@ def main():
             "imds": {"type": "bool", "default": True},
             "imds_url": {"type": "str", "default": "http://169.254.169.254"},
             "imds_timeout": {"type": "float", "default": 1.0},
+            "root": {"type": "path", "default": "/"},
         },
         supports_check_mode=True,
     )
@@ -180,6 +194,7 @@ def main():
     if not instance_type and params["imds"]:
         instance_type = imds_instance_type(params["imds_url"], params["imds_timeout"])
     facts = node_facts(pci_devices(params["sysfs_root"]), instance_type)
+    facts["container"] = in_container(params["root"])
     module.exit_json(changed=False, ansible_facts={"ml_node": facts})
 
 

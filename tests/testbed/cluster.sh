@@ -11,18 +11,18 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 nodes=(ml-head)
 
 # node NAME: a systemd container with the flags that work here (no --privileged; see testbed.md),
-# sharing the host's apt archive so a package is fetched once for every node.
+# keeping its apt archive on the host (per node: apt locks the directory) so a rerun fetches nothing.
 node() {
   local n=$1
   if [ "$(docker inspect -f '{{.State.Running}}' "$n" 2>/dev/null)" = true ]; then
     say "node $n running"
     return 0
   fi
-  mkdir -p "$AWSOME_CACHE/apt-archives/partial"
+  mkdir -p "$AWSOME_CACHE/apt-archives/$n/partial"
   docker rm -f "$n" >/dev/null 2>&1 || true
   docker run -d --name "$n" --hostname "$n" --cap-add SYS_ADMIN --cgroupns=host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-    -v "$AWSOME_CACHE/apt-archives:/var/cache/apt/archives" awsome-ml-base:latest >/dev/null
+    -v "$AWSOME_CACHE/apt-archives/$n:/var/cache/apt/archives" awsome-ml-base:latest >/dev/null
   say "node $n started"
 }
 

@@ -30,6 +30,16 @@ make_key() {
   gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}' >"$MIRROR_ROOT/testbed/keys/mirror.fpr"
 }
 
+# A rebuilt stand-in keeps its name and version, which a real vendor never republishes with other
+# bytes: drop the nodes' cached copies (apt-archives/<node>/) so apt fetches the new ones.
+forget_cached_debs() {
+  local since=$1 deb
+  [ -d "$AWSOME_CACHE/apt-archives" ] || return 0
+  find "$MIRROR_ROOT" -name '*.deb' -newer "$since" -printf '%f\n' | while read -r deb; do
+    find "$AWSOME_CACHE/apt-archives" -name "$deb" -delete
+  done
+}
+
 # Each recipe standins/<name>.sh fills its part of the tree; it reruns only when it (or lib) changed.
 run_standins() {
   local recipe name hash stamp
@@ -43,7 +53,9 @@ run_standins() {
       continue
     fi
     say "building stand-in $name"
+    touch "$AWSOME_CACHE/.standin-start"
     bash "$recipe"
+    forget_cached_debs "$AWSOME_CACHE/.standin-start"
     mkdir -p "$(dirname "$stamp")"
     echo "$hash" >"$stamp"
   done

@@ -24,16 +24,20 @@ make_deb() {
   rm -rf "$pkg"
 }
 
-# flat_repo DIR: index the .debs in DIR as a flat repository ("deb [signed-by=…] URL /"), the layout
-# NVIDIA's CUDA repositories use, with Release, InRelease and Release.gpg signed by the mirror's key.
+# flat_repo DIR [ORIGIN LABEL]: index the .debs in DIR as a flat repository ("deb [signed-by=…] URL /"),
+# the layout NVIDIA's CUDA repositories use, with Release, InRelease and Release.gpg signed by the
+# mirror's key. ORIGIN and LABEL are what apt pins match (NVIDIA's: "NVIDIA", "NVIDIA CUDA").
 flat_repo() {
-  local dir=$1
+  local dir=$1 origin=${2:-awsome test bed} label=${3:-awsome test bed}
   (
     cd "$dir"
     apt-ftparchive packages . >Packages 2>/dev/null
     gzip -9kf Packages
-    apt-ftparchive release . >Release
-    rm -f InRelease Release.gpg
+    rm -f Release InRelease Release.gpg
+    # written beside, then moved: a Release being written must not index itself
+    apt-ftparchive -o "APT::FTPArchive::Release::Origin=$origin" -o "APT::FTPArchive::Release::Label=$label" \
+      release . >../.Release.$$
+    mv ../.Release.$$ Release
     gpg --batch --yes --clearsign -o InRelease Release
     gpg --batch --yes -abs -o Release.gpg Release
   )

@@ -140,3 +140,11 @@ def test_imds_v2_instance_type(imds_url):
 def test_no_imds_is_none_quickly():
     # a closed port: refused at once, no exception escapes
     assert node_facts.imds_instance_type("http://127.0.0.1:9", 0.5) is None
+
+
+@pytest.mark.parametrize("marker", ["run/systemd/container", ".dockerenv", "run/.containerenv"])
+def test_container_markers(tmp_path, marker):
+    assert node_facts.in_container(str(tmp_path)) is False
+    (tmp_path / marker).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / marker).write_text("docker\n")
+    assert node_facts.in_container(str(tmp_path)) is True

@@ -78,3 +78,12 @@ def test_open_is_the_default_from_turing(arch):
     node = {"gpu_model": "x", "gpu_architecture": arch}
     assert version_conflicts(version_set(flavour="open"), node) == []
     assert version_conflicts(version_set(flavour="proprietary"), node) == []
+
+
+def test_a_branch_is_not_an_exact_version():
+    assert version_conflicts(version_set(driver="580"), HOPPER) == [
+        "driver version '580' is not an exact version such as 580.126.20."
+    ]
+    assert version_conflicts(version_set(cudas=("12.8",)), HOPPER) == [
+        "CUDA version '12.8' is not major.minor.patch, such as 12.8.1."
+    ]

@@ -1,0 +1,83 @@
+"""Verify the GPU stack's real effects on the p5-like and the g5-like node (testinfra, via molecule)."""
+
+import pytest
+
+DRIVER = "580.126.20"
+
+
+@pytest.fixture
+def shape(host):
+    return host.backend.get_hostname().split("-", 1)[1]  # gpu-p5 -> p5
+
+
+def version(host, package):
+    result = host.run(f"dpkg-query -W -f='${{Status}} ${{Version}}' {package}")
+    return result.stdout.split()[-1] if " ok installed " in result.stdout else None  # "hold ok installed" too
+
+
+def held(host):
+    return set(host.check_output("apt-mark showhold").split())
+
+
+def test_repository_trusts_only_the_pinned_key(host):
+    listing = host.file("/etc/apt/sources.list.d/cuda-debian12-x86_64.list").content_string
+    assert "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] http" in listing
+    assert "/developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/ /" in listing
+    keyring = host.file("/usr/share/keyrings/cuda-archive-keyring.gpg")
+    assert keyring.is_file
+    assert keyring.mode == 0o644
+    assert "Pin: release l=NVIDIA CUDA" in host.file("/etc/apt/preferences.d/cuda-repository-pin-600").content_string
+
+
+def test_driver_is_exactly_the_pinned_version_although_a_newer_branch_exists(host):
+    assert version(host, "nvidia-open") == f"{DRIVER}-1"
+    assert version(host, "nvidia-driver-580-open") == f"{DRIVER}-1"
+    assert version(host, f"nvidia-driver-pinning-{DRIVER}") == f"{DRIVER}-1"
+    assert version(host, "nvidia-driver-open") is None  # the 590 branch's name
+    candidate = host.check_output("apt-cache policy nvidia-open")
+    assert "590.48.01-1" in candidate  # the newer branch is offered, and was not taken
+
+
+def test_open_modules_not_proprietary(host):
+    assert version(host, "cuda-drivers") is None
+
+
+def test_driver_packages_are_held(host):
+    assert {"nvidia-open", f"nvidia-driver-pinning-{DRIVER}"} <= held(host)
+
+
+def test_fabric_manager_only_with_nvswitches(host, shape):
+    if shape == "p5":
+        assert version(host, "nvidia-fabricmanager") == f"{DRIVER}-1"
+        assert version(host, "libnvidia-nscq") == f"{DRIVER}-1"
+        assert {"nvidia-fabricmanager", "libnvidia-nscq"} <= held(host)
+        assert host.service("nvidia-fabricmanager").is_enabled
+    else:
+        assert version(host, "nvidia-fabricmanager") is None
+        assert not host.file("/usr/lib/systemd/system/nvidia-fabricmanager.service").exists
+
+
+def test_persistence_daemon_enabled(host):
+    assert host.service("nvidia-persistenced").is_enabled
+
+
+def test_nouveau_blacklisted(host):
+    content = host.file("/etc/modprobe.d/blacklist-nouveau.conf").content_string
+    assert "blacklist nouveau" in content
+    assert "options nouveau modeset=0" in content
+
+
+def test_toolkits_side_by_side_default_pinned(host):
+    assert version(host, "cuda-toolkit-12-8") == "12.8.1-1"
+    assert version(host, "cuda-toolkit-13-0") == "13.0.2-1"
+    assert {"cuda-toolkit-12-8", "cuda-toolkit-13-0"} <= held(host)
+    # 13.0 registered the higher priority; the version set's default wins
+    assert host.file("/usr/local/cuda").linked_to == "/usr/local/cuda-12.8"
+    assert host.file("/usr/local/cuda-12").linked_to == "/usr/local/cuda-12.8"
+    assert version(host, "cuda-compat-12-8") is None
+
+
+def test_login_shell_gets_the_default_toolkit(host):
+    out = host.check_output("bash -lc 'nvcc --version; echo CUDA_HOME=$CUDA_HOME'")
+    assert "release 12.8, V12.8.93" in out
+    assert "CUDA_HOME=/usr/local/cuda" in out

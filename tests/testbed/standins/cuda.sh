@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Stand-in for NVIDIA's CUDA network repository for Debian 12 on x86_64, at its real path under the
+# mirror: developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/, with the signing key at
+# its real file name (3bf863cc.pub, here the test bed's key) and Release labelled "NVIDIA CUDA".
+#
+# Package names, versions and dependency shapes follow the real repository (reference/nvidia.md §3,
+# §5, §6): two driver branches, so that a role which did not pin exactly would get the newer one.
+# Binaries are small scripts that answer the flags the roles and tests use; no kernel module builds.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/testbed/standin-lib.sh
+. "$here/standin-lib.sh"
+
+repo=$MIRROR_ROOT/developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64
+rm -rf "$repo"
+mkdir -p "$repo"
+cp "$MIRROR_ROOT/testbed/keys/mirror.asc" "$repo/3bf863cc.pub"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# payload NAME: an empty payload directory for package NAME
+payload() { rm -rf "${work:?}/$1"; mkdir -p "$work/$1"; echo "$work/$1"; }
+
+# script PATH BODY: an executable stand-in under a payload
+script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
+
+unit() {
+  mkdir -p "$(dirname "$1")"
+  printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
+}
+
+driver_branch() {
+  local v=$1 rev=$2 branch=${1%%.*} sfx open_driver dkms common compute
+  if [ "$branch" -le 580 ]; then sfx="-$branch"; else sfx=""; fi
+  open_driver="nvidia-driver$sfx-open"; dkms="nvidia-dkms$sfx-open"; common="nvidia-kernel-common$sfx"
+  compute="libnvidia-compute$sfx"
+
+  local p
+  # apt ignores preferences.d files whose name has an extension other than .pref ("580.126.20" would
+  # read as extension ".20"); the real file name is unconfirmed.
+  p=$(payload "pin-$v")
+  mkdir -p "$p/etc/apt/preferences.d"
+  printf 'Package: *nvidia* cuda-drivers* libnvidia*\nPin: version %s-*\nPin-Priority: 1000\n' "$v" \
+    >"$p/etc/apt/preferences.d/nvidia-driver-pinning-$v.pref"
+  make_deb "$repo" "nvidia-driver-pinning-$v" "$v-1" all "" "$p"
+
+  make_deb "$repo" nvidia-open "$v-$rev" amd64 "$open_driver (= $v-$rev)"
+  make_deb "$repo" "$open_driver" "$v-$rev" amd64 "$dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
+  p=$(payload "dkms-$v")
+  mkdir -p "$p/usr/src/nvidia-$v"
+  printf 'PACKAGE_NAME="nvidia"\nPACKAGE_VERSION="%s"\nBUILT_MODULE_NAME[0]="nvidia"\nDEST_MODULE_LOCATION[0]="/kernel/drivers/video"\nAUTOINSTALL="yes"\n' "$v" \
+    >"$p/usr/src/nvidia-$v/dkms.conf"
+  make_deb "$repo" "$dkms" "$v-$rev" amd64 "" "$p"
+  make_deb "$repo" "$common" "$v-$rev" all ""
+  p=$(payload "compute-$v")
+  mkdir -p "$p/usr/lib/x86_64-linux-gnu"
+  : >"$p/usr/lib/x86_64-linux-gnu/libcuda.so.$v"
+  make_deb "$repo" "$compute" "$v-$rev" amd64 "" "$p"
+
+  # proprietary flavour
+  local prop_driver="nvidia-driver$sfx" prop_dkms="nvidia-dkms$sfx"
+  make_deb "$repo" cuda-drivers "$v-$rev" amd64 "$prop_driver (= $v-$rev)"
+  make_deb "$repo" "$prop_driver" "$v-$rev" amd64 "$prop_dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
+  make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 ""
+
+  p=$(payload "persistenced-$v")
+  script "$p/usr/bin/nvidia-persistenced" 'echo "nvidia-persistenced: stand-in, no GPU to keep initialised" >&2; exit 1'
+  unit "$p/usr/lib/systemd/system/nvidia-persistenced.service" "NVIDIA Persistence Daemon" \
+    "/usr/bin/nvidia-persistenced --user root --persistence-mode --verbose"
+  make_deb "$repo" nvidia-persistenced "$v-$rev" amd64 "" "$p"
+
+  # fabric manager and NSCQ: unsuffixed names from 580 on, at the driver's version
+  local fm="nvidia-fabricmanager" nscq="libnvidia-nscq"
+  [ "$branch" -ge 580 ] || { fm="nvidia-fabricmanager-$branch"; nscq="libnvidia-nscq-$branch"; }
+  p=$(payload "fm-$v")
+  script "$p/usr/bin/nv-fabricmanager" "echo \"Fabric Manager version is : $v\"; exit 1"
+  unit "$p/usr/lib/systemd/system/nvidia-fabricmanager.service" "NVIDIA fabric manager service" \
+    "/usr/bin/nv-fabricmanager -c /usr/share/nvidia/nvswitch/fabricmanager.cfg"
+  mkdir -p "$p/usr/share/nvidia/nvswitch"
+  printf 'LOG_LEVEL=4\nFABRIC_MODE=0\n' >"$p/usr/share/nvidia/nvswitch/fabricmanager.cfg"
+  make_deb "$repo" "$fm" "$v-1" amd64 "" "$p"
+  make_deb "$repo" "$nscq" "$v-1" amd64 ""
+}
+
+toolkit() {
+  local version=$1 nvcc_version=$2 mm=${1%.*} dashed p
+  dashed=${mm/./-}
+  p=$(payload "cuda-$version")
+  script "$p/usr/local/cuda-$mm/bin/nvcc" "case \"\$1\" in --version|-V) printf 'nvcc: NVIDIA (R) Cuda compiler driver\\nCuda compilation tools, release $mm, V$nvcc_version\\n';; *) echo 'nvcc: stand-in, compiles nothing' >&2; exit 1;; esac"
+  printf '{"cuda": {"name": "CUDA SDK", "version": "%s"}}\n' "$version" >"$p/usr/local/cuda-$mm/version.json"
+  mkdir -p "$p/DEBIAN"
+  # As NVIDIA's config packages do: register the toolkit as an alternative, priority rising with version.
+  local prio=${mm/./}
+  cat >"$p/DEBIAN/postinst" <<POSTINST
+#!/bin/sh
+set -e
+update-alternatives --install /usr/local/cuda cuda /usr/local/cuda-$mm $prio
+update-alternatives --install /usr/local/cuda-${mm%%.*} cuda-${mm%%.*} /usr/local/cuda-$mm $prio
+POSTINST
+  cat >"$p/DEBIAN/prerm" <<PRERM
+#!/bin/sh
+set -e
+[ "\$1" = remove ] || exit 0
+update-alternatives --remove cuda /usr/local/cuda-$mm
+update-alternatives --remove cuda-${mm%%.*} /usr/local/cuda-$mm
+PRERM
+  chmod 755 "$p/DEBIAN/postinst" "$p/DEBIAN/prerm"
+  make_deb "$repo" "cuda-toolkit-$dashed" "$version-1" amd64 "" "$p"
+  # cuda-compat exists in the repository and must stay off hosts
+  make_deb "$repo" "cuda-compat-$dashed" "$version-1" amd64 ""
+}
+
+driver_branch 580.126.20 1
+driver_branch 590.48.01 1
+toolkit 12.8.1 12.8.93
+toolkit 13.0.2 13.0.88
+toolkit 12.6.3 12.6.85
+
+flat_repo "$repo" "NVIDIA" "NVIDIA CUDA"
