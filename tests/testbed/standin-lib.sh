@@ -20,7 +20,8 @@ make_deb() {
     echo "Description: test bed stand-in for $name $version"
   } >"$pkg/DEBIAN/control"
   mkdir -p "$out"
-  dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$out/${name}_${version}_${arch}.deb" >/dev/null
+  # file names carry no epoch, as in real archives (datacenter-gpu-manager-4-core_4.5.3-1_amd64.deb)
+  dpkg-deb --root-owner-group -Zgzip --build "$pkg" "$out/${name}_${version#*:}_${arch}.deb" >/dev/null
   rm -rf "$pkg"
 }
 

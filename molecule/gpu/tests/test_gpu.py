@@ -1,5 +1,7 @@
 """Verify the GPU stack's real effects on the p5-like and the g5-like node (testinfra, via molecule)."""
 
+import json
+
 import pytest
 
 DRIVER = "580.126.20"
@@ -81,3 +83,46 @@ def test_login_shell_gets_the_default_toolkit(host):
     out = host.check_output("bash -lc 'nvcc --version; echo CUDA_HOME=$CUDA_HOME'")
     assert "release 12.8, V12.8.93" in out
     assert "CUDA_HOME=/usr/local/cuda" in out
+
+
+CONTAINER_TOOLKIT = [
+    "nvidia-container-toolkit",
+    "nvidia-container-toolkit-base",
+    "libnvidia-container-tools",
+    "libnvidia-container1",
+]
+
+
+@pytest.mark.parametrize("package", CONTAINER_TOOLKIT)
+def test_container_toolkit_pinned_and_held(host, package):
+    assert version(host, package) == "1.20.0-1"  # 1.20.1-1 is offered too
+    assert package in held(host)
+
+
+def test_docker_gets_the_nvidia_runtime_and_keeps_its_settings(host, shape):
+    config = host.file("/etc/docker/daemon.json")
+    if shape == "g5":  # no docker on this node: nothing written
+        assert not config.exists
+        return
+    daemon = json.loads(config.content_string)
+    assert daemon["runtimes"]["nvidia"] == {"path": "nvidia-container-runtime", "args": []}
+    assert daemon["log-driver"] == "journald"
+    assert "default-runtime" not in daemon
+
+
+def test_containerd_loads_the_nvidia_runtime(host, shape):
+    if shape == "g5":
+        assert not host.file("/etc/containerd/conf.d/99-nvidia.toml").exists
+        return
+    # containerd itself merges config.toml and its imports
+    dump = host.check_output("containerd config dump")
+    assert 'BinaryName = "/usr/bin/nvidia-container-runtime"' in dump
+    assert "runtimes.nvidia" in dump
+
+
+def test_dcgm_for_the_drivers_cuda_major(host):
+    assert version(host, "datacenter-gpu-manager-4-core") == "1:4.5.3-1"
+    assert version(host, "datacenter-gpu-manager-4-cuda13") == "1:4.5.3-1"
+    assert version(host, "datacenter-gpu-manager-4-cuda12") is None
+    assert {"datacenter-gpu-manager-4-core", "datacenter-gpu-manager-4-cuda13"} <= held(host)
+    assert host.service("nvidia-dcgm").is_enabled

@@ -109,10 +109,38 @@ PRERM
   make_deb "$repo" "cuda-compat-$dashed" "$version-1" amd64 ""
 }
 
+# NVIDIA Container Toolkit, also published in the CUDA repositories: four packages at one version.
+container_toolkit() {
+  local v=$1 p
+  make_deb "$repo" libnvidia-container1 "$v" amd64 ""
+  make_deb "$repo" libnvidia-container-tools "$v" amd64 "libnvidia-container1 (= $v)"
+  p=$(payload "ctk-base-$v")
+  script "$p/usr/bin/nvidia-container-runtime" 'echo "nvidia-container-runtime: stand-in, runs no container" >&2; exit 1'
+  script "$p/usr/bin/nvidia-ctk" "echo \"NVIDIA Container Toolkit CLI version ${v%-*}\""
+  make_deb "$repo" nvidia-container-toolkit-base "$v" amd64 "" "$p"
+  make_deb "$repo" nvidia-container-toolkit "$v" amd64 \
+    "nvidia-container-toolkit-base (= $v), libnvidia-container-tools (= $v), libnvidia-container1 (= $v)"
+}
+
+# DCGM 4: the core package and one per CUDA major of the driver, at an epoch-1 version.
+dcgm() {
+  local v=$1 p
+  p=$(payload "dcgm-$v")
+  script "$p/usr/bin/nv-hostengine" 'echo "nv-hostengine: stand-in, no GPU to manage" >&2; exit 1'
+  unit "$p/usr/lib/systemd/system/nvidia-dcgm.service" "NVIDIA DCGM service" "/usr/bin/nv-hostengine -n --service-account nvidia-dcgm"
+  make_deb "$repo" datacenter-gpu-manager-4-core "$v" amd64 "" "$p"
+  make_deb "$repo" datacenter-gpu-manager-4-cuda12 "$v" amd64 "datacenter-gpu-manager-4-core (= $v)"
+  make_deb "$repo" datacenter-gpu-manager-4-cuda13 "$v" amd64 "datacenter-gpu-manager-4-core (= $v)"
+}
+
 driver_branch 580.126.20 1
 driver_branch 590.48.01 1
 toolkit 12.8.1 12.8.93
 toolkit 13.0.2 13.0.88
 toolkit 12.6.3 12.6.85
+container_toolkit 1.20.0-1
+container_toolkit 1.20.1-1
+dcgm 1:4.5.3-1
+dcgm 1:4.6.0-1
 
 flat_repo "$repo" "NVIDIA" "NVIDIA CUDA"
