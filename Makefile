@@ -2,7 +2,16 @@
 SHELL := /bin/bash
 export AWSOME_CACHE ?= /var/cache/awsome-ml-cluster
 
-.PHONY: demo test bootstrap lint clean
+.PHONY: demo test bootstrap lint clean image-docker
+
+AWS_REGION ?= us-east-1
+ARCH ?= x86_64
+FLAVOUR ?= gpu
+PCLUSTER_VERSION ?= 3.16.2
+EKS_VERSION ?= 1.33
+VERSIONS_FILE ?= versions-none.yml
+PACKER_OUT ?= $(CURDIR)/artifacts/packer
+PACKER := PATH=$(CURDIR)/.venv/bin:$$PATH packer/run.sh
 
 ## make demo: bring up the local cluster of containers and converge it.
 demo: bootstrap
@@ -22,3 +31,20 @@ lint:
 clean:
 	tests/testbed/cluster.sh down
 	tests/testbed/mirror.sh stop
+
+## make ami-<base>-<flavour> AWS_REGION=...: an AMI, e.g. ami-pcluster-gpu, ami-ubuntu2204-cpu, ami-eks-gpu
+## (bases: ubuntu2204 ubuntu2404 al2023 pcluster eks; flavours: gpu cpu).
+ami-%:
+	mkdir -p $(PACKER_OUT)
+	$(PACKER) build -only=ml.amazon-ebs.$(word 1,$(subst -, ,$*)) \
+	  -var-file=flavours/$(word 2,$(subst -, ,$*)).pkrvars.hcl -var aws_region=$(AWS_REGION) -var arch=$(ARCH) \
+	  -var parallelcluster_version=$(PCLUSTER_VERSION) -var eks_version=$(EKS_VERSION) \
+	  -var versions_file=$(VERSIONS_FILE) -var output_dir=$(PACKER_OUT)
+
+## make image-docker FLAVOUR=gpu: the flavour into a local docker image (awsome-ml-<flavour>:latest),
+## from the test bed's mirror, whose signing key stands in for the vendors' (mirror-versions.yml).
+image-docker: bootstrap
+	mkdir -p $(PACKER_OUT)
+	$(PACKER) build -only=ml.docker.local -var-file=flavours/$(FLAVOUR).pkrvars.hcl \
+	  -var mirror_base=$$(cat $(AWSOME_CACHE)/mirror.url) -var versions_file=$(AWSOME_CACHE)/mirror-versions.yml \
+	  -var output_dir=$(PACKER_OUT)

@@ -30,6 +30,21 @@ make_key() {
   gpg --batch --with-colons --list-keys | awk -F: '/^fpr/ {print $10; exit}' >"$MIRROR_ROOT/testbed/keys/mirror.fpr"
 }
 
+# The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
+# for image builds and playbooks run against the mirror (-e @file / versions_file).
+write_versions_override() {
+  local fpr
+  fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
+  cat >"$AWSOME_CACHE/mirror-versions.yml" <<YAML
+# Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories.
+versions_cuda_repository:
+  path: developer.download.nvidia.com/compute/cuda/repos
+  keys:
+    Debian: {file: 3bf863cc.pub, fingerprint: $fpr}
+    RedHat: {file: D42D0685.pub, fingerprint: $fpr}
+YAML
+}
+
 # A rebuilt stand-in keeps its name and version, which a real vendor never republishes with other
 # bytes: drop the nodes' cached copies (apt-archives/<node>/) so apt fetches the new ones.
 forget_cached_debs() {
@@ -109,7 +124,7 @@ stop() {
 }
 
 case "${1:-}" in
-  build) mkdir -p "$MIRROR_ROOT"; make_key; run_standins; fill_wheelhouse ;;
+  build) mkdir -p "$MIRROR_ROOT"; make_key; write_versions_override; run_standins; fill_wheelhouse ;;
   serve) serve ;;
   url) url ;;
   stop) stop ;;

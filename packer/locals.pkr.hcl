@@ -1,0 +1,38 @@
+# Packer 1.6 cannot resolve a local from another local, so each local below stands on variables and
+# functions alone.
+locals {
+  # The GPU components of the one version set, read where the roles read it, with the same override
+  # file Ansible gets: "ml_cluster:<component>" = its version (toolkits joined with commas).
+  gpu_tags = {
+    for name, value in merge(
+      yamldecode(file("${path.root}/../roles/versions/defaults/main.yml")),
+      yamldecode(file(abspath(var.versions_file) == var.versions_file ? var.versions_file : "${path.root}/${var.versions_file}"))
+    ) :
+    # a list of toolkits -> "12.8.1,13.0.2"; a component -> its version; a plain version as it is
+    "ml_cluster:${replace(name, "versions_", "")}" => try(join(",", [for t in value : t.version]), value.version, value)
+    if contains(["versions_nvidia_driver", "versions_fabric_manager", "versions_cuda_toolkits", "versions_cuda_default",
+                 "versions_nvidia_container_toolkit", "versions_dcgm"], name)
+  }
+
+  base_tags = {
+    "ml_cluster:collection" = "awsome.ml_cluster"
+    "ml_cluster:flavour"    = var.flavour
+  }
+
+  ami_name = "${var.ami_prefix}-${var.flavour}-${var.arch}-${regex_replace(timestamp(), "[- TZ:]", "")}"
+
+  ubuntu_arch = var.arch == "x86_64" ? "amd64" : "arm64"
+
+  ansible_extra_arguments = [
+    "-e", "@${abspath(var.versions_file) == var.versions_file ? var.versions_file : "${path.root}/${var.versions_file}"}",
+    "-e", "versions_mirror_base=${var.mirror_base}",
+    "-e", "versions_target_instance_type=${var.target_instance_type}",
+  ]
+
+  ansible_env = [
+    "ANSIBLE_CONFIG=${path.root}/../ansible.cfg",
+    "ANSIBLE_GALAXY_SERVER=http://127.0.0.1:9/",
+    "ANSIBLE_SSH_ARGS=-o HostKeyAlgorithms=+ssh-rsa -o PubkeyAcceptedKeyTypes=+ssh-rsa",
+    "ANSIBLE_SSH_TRANSFER_METHOD=piped",
+  ]
+}

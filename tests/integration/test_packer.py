@@ -1,0 +1,128 @@
+"""Packer: every build validates offline, and the docker build of the GPU flavour produces an image
+whose manifest, labels (the AMI tags' twin) and version set agree, with the hygiene applied."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import run
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKER = str(ROOT / "packer" / "run.sh")
+DEFAULTS = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml").read_text())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("flavour", ["gpu", "cpu"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_every_build_validates(testbed, flavour, arch):
+    run([PACKER, "validate", f"-var-file=flavours/{flavour}.pkrvars.hcl", "-var", f"arch={arch}"], env=testbed)
+
+
+def expected_labels():
+    """The tags every GPU AMI carries, derived here from the version set independently of Packer."""
+    return {
+        "ml_cluster.collection": "awsome.ml_cluster",
+        "ml_cluster.flavour": "gpu",
+        "ml_cluster.nvidia_driver": DEFAULTS["versions_nvidia_driver"]["version"],
+        "ml_cluster.fabric_manager": DEFAULTS["versions_fabric_manager"],
+        "ml_cluster.cuda_toolkits": ",".join(t["version"] for t in DEFAULTS["versions_cuda_toolkits"]),
+        "ml_cluster.cuda_default": DEFAULTS["versions_cuda_default"],
+        "ml_cluster.nvidia_container_toolkit": DEFAULTS["versions_nvidia_container_toolkit"]["version"],
+        "ml_cluster.dcgm": DEFAULTS["versions_dcgm"]["version"],
+    }
+
+
+@pytest.fixture(scope="module")
+def gpu_image(testbed, tmp_path_factory, keep_artifacts):
+    out = tmp_path_factory.mktemp("packer")
+    tag = "awsome-ml-gpu:test"
+    run(
+        [
+            PACKER,
+            "build",
+            "-only=ml.docker.local",
+            "-var-file=flavours/gpu.pkrvars.hcl",
+            "-var",
+            f"mirror_base={testbed['AWSOME_MIRROR_URL']}",
+            "-var",
+            f"versions_file={testbed['AWSOME_CACHE']}/mirror-versions.yml",
+            "-var",
+            f"output_dir={out}",
+            "-var",
+            "image_tag=test",
+        ],
+        env=testbed,
+    )
+    yield {"tag": tag, "packer_manifest": json.loads((out / "packer-manifest.json").read_text())}
+    if not keep_artifacts:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def in_image(image, script):
+    return run(["docker", "run", "--rm", image["tag"], "bash", "-c", script]).stdout
+
+
+@pytest.mark.integration
+def test_labels_are_the_version_set(gpu_image):
+    labels = json.loads(run(["docker", "inspect", "-f", "{{json .Config.Labels}}", gpu_image["tag"]]).stdout)
+    assert labels == expected_labels()
+    build = gpu_image["packer_manifest"]["builds"][-1]
+    assert {k.replace(":", "."): v for k, v in build["custom_data"].items()} == expected_labels()
+
+
+@pytest.mark.integration
+def test_manifest_holds_the_declared_versions(gpu_image):
+    manifest = json.loads(in_image(gpu_image, "cat /etc/ml_cluster/manifest.json"))
+    components = manifest["components"]
+    assert manifest["flavour"] == "gpu"
+    assert manifest["nvidia_module_flavour"] == "open"  # H100 target: open modules
+    assert manifest["kernel"] is None  # a container has no kernel of its own
+    assert components["nvidia_driver"] == DEFAULTS["versions_nvidia_driver"]
+    assert components["cuda_toolkits"] == DEFAULTS["versions_cuda_toolkits"]
+    assert components["dcgm"] == DEFAULTS["versions_dcgm"]
+    # the manifest and the labels say the same
+    labels = expected_labels()
+    assert components["nvidia_driver"]["version"] == labels["ml_cluster.nvidia_driver"]
+    assert ",".join(t["version"] for t in components["cuda_toolkits"]) == labels["ml_cluster.cuda_toolkits"]
+
+
+@pytest.mark.integration
+def test_installed_matches_declared(gpu_image):
+    installed = in_image(
+        gpu_image,
+        "dpkg-query -W -f='${Package}=${Version}\\n' nvidia-open nvidia-fabricmanager "
+        "cuda-toolkit-12-8 cuda-toolkit-13-0 nvidia-container-toolkit "
+        "datacenter-gpu-manager-4-core",
+    ).split()
+    assert installed == [
+        "cuda-toolkit-12-8=12.8.1-1",
+        "cuda-toolkit-13-0=13.0.2-1",
+        "datacenter-gpu-manager-4-core=1:4.5.3-1",
+        "nvidia-container-toolkit=1.20.0-1",
+        "nvidia-fabricmanager=580.126.20-1",
+        "nvidia-open=580.126.20-1",
+    ]
+
+
+@pytest.mark.integration
+def test_hygiene(gpu_image):
+    # openssh-server made host keys during the build; none may ship
+    checks = [
+        "dpkg-query -W -f='${Status}\\n' openssh-server",
+        "ls /etc/ssh/ssh_host_* 2>&1",
+        "wc -c < /etc/machine-id",
+        "ls /var/lib/dbus/machine-id 2>&1",
+        "ls /root/.bash_history 2>&1",
+        "find /var/log -type f -size +0",
+    ]
+    lines = in_image(gpu_image, "; ".join(checks)).splitlines()
+    assert lines[0] == "install ok installed"
+    assert "No such file" in lines[1]
+    assert lines[2] == "0"
+    assert "No such file" in lines[3]
+    assert "No such file" in lines[4]
+    assert lines[5:] == [], f"logs with content: {lines[5:]}"
