@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite in stages, quickest first, printing each stage's time:
-# lint and unit tests (seconds), then the integration tests (molecule, collection, test bed).
+# lint and unit tests (seconds), the integration tests (molecule, collection, Packer, moto, test bed),
+# then the real-kernel tier in a QEMU VM (minutes under emulation).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,6 +13,7 @@ pytest=(.venv/bin/pytest -p no:cacheprovider --durations=0 "$@")
 failed=()
 timed lint "${pytest[@]}" tests/test_lint.py || failed+=(lint)
 timed unit "${pytest[@]}" tests/unit || failed+=(unit)
-timed integration "${pytest[@]}" tests/integration || failed+=(integration)
+timed integration "${pytest[@]}" tests/integration --ignore=tests/integration/test_vm.py || failed+=(integration)
+timed vm "${pytest[@]}" tests/integration/test_vm.py || failed+=(vm)
 [ ${#failed[@]} -eq 0 ] || die "failed stages: ${failed[*]}"
 say "all stages passed"

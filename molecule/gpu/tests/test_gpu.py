@@ -126,3 +126,8 @@ def test_dcgm_for_the_drivers_cuda_major(host):
     assert version(host, "datacenter-gpu-manager-4-cuda12") is None
     assert {"datacenter-gpu-manager-4-core", "datacenter-gpu-manager-4-cuda13"} <= held(host)
     assert host.service("nvidia-dcgm").is_enabled
+
+
+def test_modules_load_at_boot(host):
+    lines = host.file("/etc/modules-load.d/nvidia.conf").content_string.splitlines()
+    assert [line for line in lines if not line.startswith("#")] == ["nvidia", "nvidia_uvm"]

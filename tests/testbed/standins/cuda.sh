@@ -28,6 +28,44 @@ unit() {
   printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
 }
 
+# dkms_source PAYLOAD VERSION LICENSE NAME: a DKMS source tree at NVIDIA's path (/usr/src/nvidia-<v>)
+# whose two modules (nvidia, nvidia-uvm) really build for the running kernel and load; the license
+# string tells the flavours apart as modinfo does. Its postinst is what dh_dkms generates: the dkms
+# package's common.postinst, where dkms is installed (a VM; containers have none).
+dkms_source() {
+  local p=$1 v=$2 license=$3 name=$4 src mod
+  src=$p/usr/src/nvidia-$v
+  mkdir -p "$src" "$p/DEBIAN"
+  cat >"$src/dkms.conf" <<CONF
+PACKAGE_NAME="nvidia"
+PACKAGE_VERSION="$v"
+AUTOINSTALL="yes"
+MAKE[0]="make -C \${kernel_source_dir} M=\${dkms_tree}/nvidia/$v/build modules"
+CLEAN="make -C \${kernel_source_dir} M=\${dkms_tree}/nvidia/$v/build clean"
+BUILT_MODULE_NAME[0]="nvidia"
+DEST_MODULE_LOCATION[0]="/updates/dkms"
+BUILT_MODULE_NAME[1]="nvidia-uvm"
+DEST_MODULE_LOCATION[1]="/updates/dkms"
+CONF
+  echo 'obj-m := nvidia.o nvidia-uvm.o' >"$src/Kbuild"
+  for mod in nvidia nvidia-uvm; do
+    cat >"$src/$mod.c" <<C
+#include <linux/module.h>
+#include <linux/init.h>
+MODULE_LICENSE("$license");
+MODULE_VERSION("$v");
+MODULE_DESCRIPTION("test bed stand-in for $mod $v");
+static int __init standin_init(void) { pr_info("NVRM: loading $name for x86_64 $v ($mod, test bed stand-in)\\n"); return 0; }
+static void __exit standin_exit(void) { }
+module_init(standin_init);
+module_exit(standin_exit);
+C
+  done
+  printf '#!/bin/sh\nset -e\nif [ -x /usr/lib/dkms/common.postinst ]; then\n  /usr/lib/dkms/common.postinst nvidia %s "" "" "$2"\nfi\n' "$v" >"$p/DEBIAN/postinst"
+  printf '#!/bin/sh\nset -e\nif command -v dkms >/dev/null; then\n  dkms remove -m nvidia -v %s --all >/dev/null 2>&1 || true\nfi\n' "$v" >"$p/DEBIAN/prerm"
+  chmod 755 "$p/DEBIAN/postinst" "$p/DEBIAN/prerm"
+}
+
 driver_branch() {
   local v=$1 rev=$2 branch=${1%%.*} sfx open_driver dkms common compute
   if [ "$branch" -le 580 ]; then sfx="-$branch"; else sfx=""; fi
@@ -46,9 +84,7 @@ driver_branch() {
   make_deb "$repo" nvidia-open "$v-$rev" amd64 "$open_driver (= $v-$rev)"
   make_deb "$repo" "$open_driver" "$v-$rev" amd64 "$dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
   p=$(payload "dkms-$v")
-  mkdir -p "$p/usr/src/nvidia-$v"
-  printf 'PACKAGE_NAME="nvidia"\nPACKAGE_VERSION="%s"\nBUILT_MODULE_NAME[0]="nvidia"\nDEST_MODULE_LOCATION[0]="/kernel/drivers/video"\nAUTOINSTALL="yes"\n' "$v" \
-    >"$p/usr/src/nvidia-$v/dkms.conf"
+  dkms_source "$p" "$v" "Dual MIT/GPL" "NVIDIA UNIX Open Kernel Module"
   make_deb "$repo" "$dkms" "$v-$rev" amd64 "" "$p"
   make_deb "$repo" "$common" "$v-$rev" all ""
   p=$(payload "compute-$v")
@@ -60,10 +96,13 @@ driver_branch() {
   local prop_driver="nvidia-driver$sfx" prop_dkms="nvidia-dkms$sfx"
   make_deb "$repo" cuda-drivers "$v-$rev" amd64 "$prop_driver (= $v-$rev)"
   make_deb "$repo" "$prop_driver" "$v-$rev" amd64 "$prop_dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
-  make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 ""
+  p=$(payload "prop-dkms-$v")
+  dkms_source "$p" "$v" "NVIDIA" "NVIDIA UNIX Kernel Module"
+  make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 "" "$p"
 
   p=$(payload "persistenced-$v")
-  script "$p/usr/bin/nvidia-persistenced" 'echo "nvidia-persistenced: stand-in, no GPU to keep initialised" >&2; exit 1'
+  # like the real daemons, these run only where the driver is loaded
+  script "$p/usr/bin/nvidia-persistenced" '[ -d /sys/module/nvidia ] || { echo "nvidia-persistenced: Failed to query NVIDIA devices: the driver is not loaded" >&2; exit 1; }; exec sleep infinity'
   unit "$p/usr/lib/systemd/system/nvidia-persistenced.service" "NVIDIA Persistence Daemon" \
     "/usr/bin/nvidia-persistenced --user root --persistence-mode --verbose"
   make_deb "$repo" nvidia-persistenced "$v-$rev" amd64 "" "$p"
@@ -72,7 +111,7 @@ driver_branch() {
   local fm="nvidia-fabricmanager" nscq="libnvidia-nscq"
   [ "$branch" -ge 580 ] || { fm="nvidia-fabricmanager-$branch"; nscq="libnvidia-nscq-$branch"; }
   p=$(payload "fm-$v")
-  script "$p/usr/bin/nv-fabricmanager" "echo \"Fabric Manager version is : $v\"; exit 1"
+  script "$p/usr/bin/nv-fabricmanager" "echo \"Fabric Manager version is : $v\"; [ -d /sys/module/nvidia ] || exit 1; exec sleep infinity"
   unit "$p/usr/lib/systemd/system/nvidia-fabricmanager.service" "NVIDIA fabric manager service" \
     "/usr/bin/nv-fabricmanager -c /usr/share/nvidia/nvswitch/fabricmanager.cfg"
   mkdir -p "$p/usr/share/nvidia/nvswitch"

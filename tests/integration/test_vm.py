@@ -1,0 +1,122 @@
+"""The real-kernel tier: the nvidia_driver role's kernel path in a QEMU VM (software emulation here,
+about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
+load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
+modules load again by themselves."""
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run
+
+ROOT = Path(__file__).resolve().parents[2]
+VM = str(ROOT / "tests" / "testbed" / "vm.sh")
+NAME = "kernel-vm"
+DRIVER = "580.126.20"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vm(testbed, tmp_path_factory, keep_artifacts):
+    port = free_port()
+    line = run([VM, "start", NAME, str(port)], env=testbed).stdout.strip().splitlines()[-1]
+    inventory = tmp_path_factory.mktemp("vm") / "hosts"
+    inventory.write_text(f"{line}\n")
+    key = line.split("ansible_ssh_private_key_file=")[1]
+    ssh = [
+        "ssh",
+        "-q",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-i",
+        key,
+        "-p",
+        str(port),
+        "root@127.0.0.1",
+    ]
+    yield {"inventory": inventory, "ssh": ssh, "port": port}
+    if not keep_artifacts:
+        subprocess.run([VM, "stop", NAME], env=testbed, check=False)
+
+
+def converge(testbed, vm):
+    return run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            str(vm["inventory"]),
+            str(ROOT / "tests" / "vm" / "converge.yml"),
+            "-e",
+            f"@{testbed['AWSOME_CACHE']}/mirror-versions.yml",
+            "-e",
+            f"versions_mirror_base={testbed['AWSOME_MIRROR_URL']}",
+            "-e",
+            "versions_sysfs_root=/srv/fixture/sys",
+        ],
+        env=dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False"),
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def converged(testbed, vm):
+    return converge(testbed, vm)
+
+
+def on_vm(vm, command):
+    return run([*vm["ssh"], command]).stdout
+
+
+@pytest.mark.integration
+def test_dkms_built_the_driver_for_the_guest_kernel(vm, converged):
+    kernel = on_vm(vm, "uname -r").strip()
+    assert f"nvidia/{DRIVER}, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m nvidia")
+
+
+@pytest.mark.integration
+def test_modules_loaded_with_the_open_flavour(vm, converged):
+    modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
+    assert {"nvidia", "nvidia_uvm"} <= set(modules)
+    assert on_vm(vm, "modinfo -F license nvidia").strip() == "Dual MIT/GPL"
+    assert on_vm(vm, "modinfo -F version nvidia").strip() == DRIVER
+    assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
+
+
+@pytest.mark.integration
+def test_nouveau_blacklisted_inside_the_rebuilt_initramfs(vm, converged):
+    listing = on_vm(vm, "lsinitramfs /boot/initrd.img-$(uname -r)")
+    assert "etc/modprobe.d/blacklist-nouveau.conf" in listing
+
+
+@pytest.mark.integration
+def test_kernel_and_driver_held(vm, converged):
+    held = set(on_vm(vm, "apt-mark showhold").split())
+    kernel = on_vm(vm, "uname -r").strip()
+    assert {f"linux-image-{kernel}", f"linux-headers-{kernel}", "linux-image-amd64", "nvidia-open"} <= held
+
+
+@pytest.mark.integration
+def test_second_converge_changes_nothing(testbed, vm, converged):
+    recap = converge(testbed, vm).stdout
+    assert f"{NAME}" in recap
+    assert "changed=0" in recap.split("PLAY RECAP")[-1]
+
+
+@pytest.mark.integration
+def test_modules_load_again_after_a_reboot(testbed, vm, converged):
+    subprocess.run([*vm["ssh"], "systemctl reboot"], check=False, capture_output=True)
+    run([VM, "wait", NAME, str(vm["port"])], env=testbed)
+    modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
+    assert {"nvidia", "nvidia_uvm"} <= set(modules)
+    assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
