@@ -3,8 +3,10 @@ about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own
 load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
 modules load again by themselves."""
 
+import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,12 @@ def vm(testbed, tmp_path_factory, keep_artifacts):
         "StrictHostKeyChecking=no",
         "-o",
         "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
         "-i",
         key,
         "-p",
@@ -50,23 +58,23 @@ def vm(testbed, tmp_path_factory, keep_artifacts):
         subprocess.run([VM, "stop", NAME], env=testbed, check=False)
 
 
-def converge(testbed, vm):
-    return run(
-        [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i",
-            str(vm["inventory"]),
-            str(ROOT / "tests" / "vm" / "converge.yml"),
-            "-e",
-            f"@{testbed['AWSOME_CACHE']}/mirror-versions.yml",
-            "-e",
-            f"versions_mirror_base={testbed['AWSOME_MIRROR_URL']}",
-            "-e",
-            "versions_sysfs_root=/srv/fixture/sys",
-        ],
-        env=dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False"),
-        cwd=ROOT,
-    )
+def converge(testbed, vm, *extra, check=True):
+    playbook = [
+        str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+        "-i",
+        str(vm["inventory"]),
+        str(ROOT / "tests" / "vm" / "converge.yml"),
+    ]
+    variables = [
+        "-e",
+        f"@{testbed['AWSOME_CACHE']}/mirror-versions.yml",
+        "-e",
+        f"versions_mirror_base={testbed['AWSOME_MIRROR_URL']}",
+        "-e",
+        "versions_sysfs_root=/srv/fixture/sys",
+    ]
+    env = dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False")
+    return run([*playbook, *variables, *extra], env=env, cwd=ROOT, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +121,61 @@ def test_second_converge_changes_nothing(testbed, vm, converged):
     assert "changed=0" in recap.split("PLAY RECAP")[-1]
 
 
+def boot_id(vm):
+    result = subprocess.run(
+        [*vm["ssh"], "cat /proc/sys/kernel/random/boot_id"], capture_output=True, text=True, timeout=60, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def reboot(vm, timeout=300):
+    """Reboots the VM and waits until it answers from a new boot (not the old sshd on its way down)."""
+    before = boot_id(vm)
+    # scheduled, so the SSH command returns before the network goes away
+    subprocess.run(
+        [*vm["ssh"], "systemd-run --on-active=2 systemctl reboot"], capture_output=True, timeout=60, check=False
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(5)
+        now = boot_id(vm)
+        if now and now != before:
+            return
+    pytest.fail(f"the VM did not come back from a reboot within {timeout} s")
+
+
 @pytest.mark.integration
 def test_modules_load_again_after_a_reboot(testbed, vm, converged):
-    subprocess.run([*vm["ssh"], "systemctl reboot"], check=False, capture_output=True)
-    run([VM, "wait", NAME, str(vm["port"])], env=testbed)
+    reboot(vm)
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
     assert {"nvidia", "nvidia_uvm"} <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
+
+
+NEWER = [
+    "-e",
+    '{"versions_nvidia_driver": {"version": "590.48.01", "flavour": "auto"}}',
+    "-e",
+    "versions_fabric_manager=590.48.01",
+]
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    os.environ.get("AWSOME_VM_UPGRADE") != "1",
+    reason="about 7 minutes under emulation, past the VM tier's 15-minute CI budget: AWSOME_VM_UPGRADE=1 runs it",
+)
+def test_upgrade_is_refused_until_a_reboot_is_allowed(testbed, vm, converged):
+    # last in this module: it moves the VM to another driver
+    refused = converge(testbed, vm, *NEWER, check=False)
+    assert refused.returncode != 0
+    assert "cannot be loaded without a reboot" in refused.stdout
+    assert "driver 580.126.20 is still loaded" in refused.stdout
+    assert on_vm(vm, "cat /sys/module/nvidia/version").strip() == DRIVER  # the working driver stays
+
+    converge(testbed, vm, *NEWER, "-e", "nvidia_driver_reboot_allowed=true")
+    assert on_vm(vm, "cat /sys/module/nvidia/version").strip() == "590.48.01"
+    kernel = on_vm(vm, "uname -r").strip()
+    status = on_vm(vm, "dkms status -m nvidia")
+    assert f"nvidia/590.48.01, {kernel}, x86_64: installed" in status
+    assert DRIVER not in status, "the old branch's DKMS tree went with its package"

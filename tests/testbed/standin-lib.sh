@@ -5,6 +5,7 @@ set -euo pipefail
 : "${MIRROR_ROOT:?run stand-in recipes through mirror.sh build}" "${GNUPGHOME:?}"
 
 # make_deb OUTDIR NAME VERSION ARCH DEPENDS [PAYLOAD_DIR]: a package whose files are PAYLOAD_DIR's.
+# CONTROL, when set, holds more control fields (Provides, Conflicts, Replaces), one per line.
 make_deb() {
   local out=$1 name=$2 version=$3 arch=$4 depends=$5 payload=${6:-}
   local pkg
@@ -17,6 +18,7 @@ make_deb() {
     echo "Architecture: $arch"
     echo "Maintainer: awsome test bed <testbed@awsome.invalid>"
     [ -z "$depends" ] || echo "Depends: $depends"
+    [ -z "${CONTROL:-}" ] || echo "$CONTROL"
     echo "Description: test bed stand-in for $name $version"
   } >"$pkg/DEBIAN/control"
   mkdir -p "$out"

@@ -10,7 +10,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/testbed/lib.sh
 . "$here/lib.sh"
 
-image=$("$here/vm-image.sh")
 runs=$AWSOME_CACHE/vm/runs
 mkdir -p "$runs"
 
@@ -22,13 +21,14 @@ accel() {
 
 ssh_ok() {
   ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 \
-    -i "$image/id_ed25519" -p "$1" root@127.0.0.1 true 2>/dev/null
+    -i "$2" -p "$1" root@127.0.0.1 true 2>/dev/null
 }
 
 wait_ssh() {
-  local name=$1 port=$2 timeout=${AWSOME_VM_BOOT_TIMEOUT:-300} start
+  local name=$1 port=$2 timeout=${AWSOME_VM_BOOT_TIMEOUT:-300} start key
+  key=$("$here/vm-image.sh" 2>/dev/null)/id_ed25519
   start=$(date +%s)
-  until ssh_ok "$port"; do
+  until ssh_ok "$port" "$key"; do
     if [ $(( $(date +%s) - start )) -gt "$timeout" ]; then
       tail -20 "$runs/$name.console" >&2 || true
       die "VM $name did not answer SSH on port $port within $timeout s (console: $runs/$name.console)"
@@ -39,7 +39,8 @@ wait_ssh() {
 }
 
 start() {
-  local name=$1 port=$2
+  local name=$1 port=$2 image
+  image=$("$here/vm-image.sh")
   command -v qemu-system-x86_64 >/dev/null || die "QEMU is missing (apt-get install qemu-system-x86): the VM tier cannot run"
   stop "$name" 2>/dev/null || true
   qemu-img create -q -f qcow2 -b "$image/disk.qcow2" -F qcow2 "$runs/$name.qcow2"
@@ -67,6 +68,6 @@ case "${1:-}" in
   start) start "${2:?name}" "${3:?port}" ;;
   wait) wait_ssh "${2:?name}" "${3:?port}" ;;
   stop) stop "${2:?name}" ;;
-  image) echo "$image" ;;
+  image) "$here/vm-image.sh" ;;
   *) die "usage: vm.sh start NAME PORT | wait NAME PORT | stop NAME | image" ;;
 esac

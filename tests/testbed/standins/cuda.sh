@@ -66,9 +66,22 @@ C
   chmod 755 "$p/DEBIAN/postinst" "$p/DEBIAN/prerm"
 }
 
+# branch_deb OLD OUTDIR NAME ...: make_deb, where a package of the 590 naming (nvidia-driver-open)
+# takes over from its branch-suffixed predecessor OLD (nvidia-driver-580-open), as renamed packages do.
+branch_deb() {
+  local old=$1
+  shift
+  if [ -n "$old" ]; then
+    CONTROL="Conflicts: $old"$'\n'"Replaces: $old" make_deb "$@"
+  else
+    make_deb "$@"
+  fi
+}
+
 driver_branch() {
   local v=$1 rev=$2 branch=${1%%.*} sfx open_driver dkms common compute
-  if [ "$branch" -le 580 ]; then sfx="-$branch"; else sfx=""; fi
+  local old=""  # the predecessor's suffix, for packages of the unsuffixed naming
+  if [ "$branch" -le 580 ]; then sfx="-$branch"; else sfx=""; old="-580"; fi
   open_driver="nvidia-driver$sfx-open"; dkms="nvidia-dkms$sfx-open"; common="nvidia-kernel-common$sfx"
   compute="libnvidia-compute$sfx"
 
@@ -82,23 +95,24 @@ driver_branch() {
   make_deb "$repo" "nvidia-driver-pinning-$v" "$v-1" all "" "$p"
 
   make_deb "$repo" nvidia-open "$v-$rev" amd64 "$open_driver (= $v-$rev)"
-  make_deb "$repo" "$open_driver" "$v-$rev" amd64 "$dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
+  branch_deb "${old:+nvidia-driver$old-open}" "$repo" "$open_driver" "$v-$rev" amd64 "$dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
   p=$(payload "dkms-$v")
   dkms_source "$p" "$v" "Dual MIT/GPL" "NVIDIA UNIX Open Kernel Module"
-  make_deb "$repo" "$dkms" "$v-$rev" amd64 "" "$p"
-  make_deb "$repo" "$common" "$v-$rev" all ""
+  # One DKMS driver at a time, whatever its branch or flavour (Ubuntu's nvidia-dkms-kernel idiom).
+  CONTROL=$'Provides: nvidia-dkms-kernel\nConflicts: nvidia-dkms-kernel' make_deb "$repo" "$dkms" "$v-$rev" amd64 "" "$p"
+  branch_deb "${old:+nvidia-kernel-common$old}" "$repo" "$common" "$v-$rev" all ""
   p=$(payload "compute-$v")
   mkdir -p "$p/usr/lib/x86_64-linux-gnu"
   : >"$p/usr/lib/x86_64-linux-gnu/libcuda.so.$v"
-  make_deb "$repo" "$compute" "$v-$rev" amd64 "" "$p"
+  branch_deb "${old:+libnvidia-compute$old}" "$repo" "$compute" "$v-$rev" amd64 "" "$p"
 
   # proprietary flavour
   local prop_driver="nvidia-driver$sfx" prop_dkms="nvidia-dkms$sfx"
   make_deb "$repo" cuda-drivers "$v-$rev" amd64 "$prop_driver (= $v-$rev)"
-  make_deb "$repo" "$prop_driver" "$v-$rev" amd64 "$prop_dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
+  branch_deb "${old:+nvidia-driver$old}" "$repo" "$prop_driver" "$v-$rev" amd64 "$prop_dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
   p=$(payload "prop-dkms-$v")
   dkms_source "$p" "$v" "NVIDIA" "NVIDIA UNIX Kernel Module"
-  make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 "" "$p"
+  CONTROL=$'Provides: nvidia-dkms-kernel\nConflicts: nvidia-dkms-kernel' make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 "" "$p"
 
   p=$(payload "persistenced-$v")
   # like the real daemons, these run only where the driver is loaded
