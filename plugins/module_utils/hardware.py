@@ -111,3 +111,35 @@ def module_flavour(architecture, wanted="auto"):
     if wanted != "auto":
         return wanted
     return "proprietary" if architecture in PROPRIETARY_ONLY else "open"
+
+
+# Dense (no sparsity) BF16 tensor TFLOP/s per GPU, the MFU denominator; FP16 where a GPU has no BF16.
+# Source: ../shared/reference/nvidia.md section 11 (NVIDIA datasheets as torchtitan cites them; A10G
+# from a third party, T4G assumed equal to T4 and B300 unconfirmed there).
+PEAK_DENSE_TFLOPS = {
+    "V100": 125.0,
+    "T4": 65.0,
+    "A10G": 70.0,
+    "A100": 312.0,
+    "L4": 121.0,
+    "L40S": 362.0,
+    "H100": 989.0,  # SXM; the PCIe card is 756
+    "H200": 989.0,
+    "B200": 2250.0,
+    "GB200": 2500.0,
+    "B300": 2250.0,
+}
+
+
+def peak_dense_tflops(device_name):
+    """The peak for a device as torch or nvidia-smi names it ("NVIDIA H100 80GB HBM3"), else None.
+
+    Longer keys are tried first so that "GB200" is not read as "B200" and "L40S" not as "L4".
+    """
+    if not device_name:
+        return None
+    words = device_name.upper().replace("-", " ").split()
+    for key in sorted(PEAK_DENSE_TFLOPS, key=len, reverse=True):
+        if key in words:
+            return 756.0 if key == "H100" and "PCIE" in words else PEAK_DENSE_TFLOPS[key]
+    return None
