@@ -13,9 +13,12 @@ VERSIONS_FILE ?= versions-none.yml
 PACKER_OUT ?= $(CURDIR)/artifacts/packer
 PACKER := PATH=$(CURDIR)/.venv/bin:$$PATH packer/run.sh
 
-## make demo: bring up the local cluster of containers and converge it.
+## make demo [KEEP=0]: bring up the local Slurm cluster of containers, converge it (twice: the second
+## must change nothing), stage the test cases, run the FSDP and collective benchmarks through Slurm,
+## print the reports. KEEP=0 removes the cluster at the end.
+KEEP ?= 1
 demo: bootstrap
-	tests/testbed/demo.sh
+	AWSOME_DEMO_KEEP=$(KEEP) tests/testbed/demo.sh
 
 ## make test: lint, unit tests, then every molecule scenario and integration test.
 test: bootstrap

@@ -101,7 +101,7 @@ def nccl_checks(run, judging=None):
                 "busbw against expected",
                 None,
                 f"no expected figure for {collective} on {nodes} x {instance_type or 'unknown'}"
-                " (add one to benchmark_nccl_expected)",
+                " (add one with benchmark_nccl_expected_extra)",
             )
         )
     return {

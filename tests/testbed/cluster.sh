@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The local cluster: systemd containers from the base image, named as inventories/local names them.
+# The local cluster: systemd containers from the base image, named as inventories/local names them:
+# a head node and two compute nodes on one user network (Docker's DNS resolves their names, as Slurm
+# needs), sharing one host directory at /fsx as FSx for Lustre would be shared.
 #   up          start the nodes that are not running (idempotent)
-#   down        remove them
+#   down        remove them (the shared directory stays, under $AWSOME_CACHE/cluster/fsx)
 #   node NAME   start one more such node (tests use it)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/testbed/lib.sh
 . "$here/lib.sh"
 
-nodes=(ml-head)
+nodes=(ml-head ml-c1 ml-c2)
+network=awsome-ml
+shared=${AWSOME_SHARED_DIR:-$AWSOME_CACHE/cluster/fsx}
 
 # node NAME: a systemd container with the flags that work here (no --privileged; see testbed.md),
 # keeping its apt archive on the host (per node: apt locks the directory) so a rerun fetches nothing.
@@ -18,10 +22,11 @@ node() {
     say "node $n running"
     return 0
   fi
-  mkdir -p "$AWSOME_CACHE/apt-archives/$n/partial"
+  mkdir -p "$AWSOME_CACHE/apt-archives/$n/partial" "$shared"
+  docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
   docker rm -f "$n" >/dev/null 2>&1 || true
-  docker run -d --name "$n" --hostname "$n" --cap-add SYS_ADMIN --cgroupns=host \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+  docker run -d --name "$n" --hostname "$n" --network "$network" --cap-add SYS_ADMIN --cgroupns=host \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock -v "$shared:/fsx" \
     -v "$AWSOME_CACHE/apt-archives/$n:/var/cache/apt/archives" awsome-ml-base:latest >/dev/null
   say "node $n started"
 }

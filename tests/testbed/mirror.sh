@@ -9,6 +9,7 @@
 #   stop    stop serving
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/testbed/lib.sh
 . "$here/lib.sh"
 
@@ -76,26 +77,35 @@ run_standins() {
   done
 }
 
-# The PyTorch CPU wheel and what it depends on, laid out as a PEP 503 index the way
-# download.pytorch.org/whl/cpu serves it (one folder per project; http.server lists it).
+# The PyTorch CPU build the version set locks (roles/versions: versions_pytorch.locks), every file
+# checked against its pinned sha256, laid out as a PEP 503 index the way download.pytorch.org/whl/cpu
+# serves it (one folder per project; http.server lists it). Refilled only when the lock changes.
 fill_wheelhouse() {
-  local idx=$MIRROR_ROOT/download.pytorch.org/whl/cpu torch_version=${AWSOME_TORCH_VERSION:-2.13.0}
-  if ls "$idx"/torch/torch-"$torch_version"+cpu-*.whl >/dev/null 2>&1; then
-    say "wheelhouse cached (torch $torch_version)"
+  local idx=$MIRROR_ROOT/download.pytorch.org/whl/cpu build=${AWSOME_TORCH_BUILD:-cpu-cp311-x86_64}
+  local lock hash
+  lock=$(mktemp "$AWSOME_CACHE/lock.XXXX")
+  "$root/.venv/bin/python" -c 'import sys, yaml
+print("\n".join(yaml.safe_load(open(sys.argv[1]))["versions_pytorch"]["locks"][sys.argv[2]]))' \
+    "$root/roles/versions/defaults/main.yml" "$build" >"$lock"
+  hash=$(recipe_hash "$lock")
+  if [ "$(cat "$idx/.lock-hash" 2>/dev/null)" = "$hash" ]; then
+    say "wheelhouse cached ($build, lock $hash)"
+    rm -f "$lock"
     return 0
   fi
-  say "filling the wheelhouse with torch $torch_version (CPU) and its dependencies"
+  say "filling the wheelhouse with the $build lock (torch and every file it needs, sha256-checked)"
   local dl
   dl=$(mktemp -d "$AWSOME_CACHE/wheels.XXXX")
-  python3 -m pip download -q --only-binary=:all: -d "$dl" "torch==$torch_version" >"$dl/pip.log" 2>&1 \
-    || { grep -v 'WARNING: Location' "$dl/pip.log" >&2; die "pip download failed"; }
+  python3 -m pip download -q --require-hashes --no-deps --only-binary=:all: -d "$dl" -r "$lock" >"$dl/pip.log" 2>&1 \
+    || { grep -v 'WARNING: Location' "$dl/pip.log" >&2; die "pip download of the lock failed"; }
   local f project
   for f in "$dl"/*.whl; do
     project=$(basename "$f" | cut -d- -f1 | tr 'A-Z_.' 'a-z--')
     mkdir -p "$idx/$project"
     mv "$f" "$idx/$project/"
   done
-  rm -rf "$dl"
+  rm -rf "$dl" "$lock"
+  echo "$hash" >"$idx/.lock-hash"
 }
 
 url() { echo "http://$(docker_gateway):$port/"; }
