@@ -95,6 +95,14 @@ def nccl_checks(run, judging=None):
                 f"-{tolerance:.0%}); source: {entry.get('source', 'unstated')}",
             )
         )
+    elif entry:
+        checks.append(
+            check(
+                "busbw against expected",
+                None,
+                f"expected {entry['busbw']} GB/s at {size_label(size)}, which the sweep did not reach",
+            )
+        )
     else:
         checks.append(
             check(

@@ -56,8 +56,9 @@ RETURN = r"""
 ansible_facts:
   description: C(ml_node) with gpus, gpu_count, gpu_model, gpu_architecture, nvswitch_count, nvswitch,
     nvlink_subnet_manager, imex, efa_count, neuron_count, neuron_model, instance_type, instance_family,
-    source (pci, instance_type or none), unknown_nvidia_devices, and container (true inside a
-    container, where no kernel module can be loaded).
+    source (pci, instance_type or none), unknown_nvidia_devices, pci (the counts of GPUs, NVSwitches,
+    EFA and Neuron devices the bus itself shows), and container (true inside a container, where no
+    kernel module can be loaded).
   returned: always
   type: dict
 """
@@ -174,6 +175,13 @@ def node_facts(devices, instance_type):
         "instance_type": instance_type,
         "instance_family": family,
         "source": source,
+        # What the bus itself shows, before the instance table fills gaps: what validation compares.
+        "pci": {
+            "gpus": len(gpus),
+            "nvswitches": found["nvswitch_count"],
+            "efa": found["efa_count"],
+            "neuron": found["neuron_count"],
+        },
     }
 
 

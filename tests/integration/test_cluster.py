@@ -6,6 +6,7 @@ failing job are refused with messages that name the problem."""
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from tests.helpers import run
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ["-i", str(ROOT / "inventories" / "local")]
+STANDIN = ROOT / "tests" / "testbed" / "standins" / "nccl-tests" / "perf.py"
+COMPUTE = ("ml-c1", "ml-c2")
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +28,13 @@ def demo(testbed, tmp_path_factory, keep_artifacts):
     env = dict(testbed, AWSOME_DEMO_KEEP="1", AWSOME_REPORT_DIR=str(reports))
     try:
         result = run([str(ROOT / "tests" / "testbed" / "demo.sh")], env=env, cwd=ROOT)
-        fsdp_md, nccl_md = result.stdout.split()[-2:]
+        fsdp_md, nccl_md, validate_md = result.stdout.split()[-3:]
         yield {
             "env": env,
             "reports": reports,
             "fsdp": Path(fsdp_md).with_suffix(".json"),
             "nccl": Path(nccl_md).with_suffix(".json"),
+            "validate": Path(validate_md).with_suffix(".json"),
         }
     finally:
         if not keep_artifacts:
@@ -38,10 +42,13 @@ def demo(testbed, tmp_path_factory, keep_artifacts):
 
 
 def playbook(demo, name, *extra):
+    override = f"@{demo['env']['AWSOME_CACHE']}/mirror-versions.yml"
     return run(
         [
             "ansible-playbook",
             *INVENTORY,
+            "-e",
+            override,
             "-e",
             f"benchmark_report_dir={demo['reports']}",
             str(ROOT / "playbooks" / name),
@@ -99,3 +106,101 @@ def test_failed_job_fails_the_play_with_its_output(demo):
     result = playbook(demo, "benchmark_fsdp.yml", "-e", '{"benchmark_fsdp_args": ["--warmup-steps", "9"]}')
     assert result.returncode != 0
     assert "ended FAILED" in result.stdout and "must be below --steps" in result.stdout
+
+
+@pytest.mark.integration
+def test_every_node_validates_against_the_version_set(demo):
+    summary = json.loads(demo["validate"].read_text())
+    assert summary["passed"] and sorted(summary["nodes"]) == ["ml-c1", "ml-c2", "ml-head"]
+    for name in ("ml-c1", "ml-c2"):
+        checks = {c["name"]: c["status"] for c in summary["nodes"][name]["checks"]}
+        assert checks["PyTorch"] == "pass"
+        assert checks["GPU count"] == "not judged"  # a container of no known instance type
+    head = {c["name"]: c["status"] for c in summary["nodes"]["ml-head"]["checks"]}
+    assert head["PyTorch"] == "not judged"
+    assert (demo["validate"].parent / "ml-c1.json").is_file()
+
+
+@pytest.mark.integration
+def test_validation_fails_naming_the_nodes_that_differ_from_the_version_set(demo):
+    declared = '{"versions_pytorch": {"version": "2.12.0", "index_path": "download.pytorch.org/whl", "locks": {}}}'
+    result = run(
+        [
+            "ansible-playbook",
+            *INVENTORY,
+            "-e",
+            f"validate_report_dir={demo['reports']}/bad",
+            "-e",
+            declared,
+            str(ROOT / "playbooks" / "validate.yml"),
+        ],
+        env=demo["env"],
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ml-c1: PyTorch (the virtualenv imports torch 2.13.0+cpu, declared 2.12.0)" in result.stdout
+    assert "ml-c2: PyTorch" in result.stdout and "ml-head:" not in result.stdout.split("Validation failed")[-1]
+    assert not json.loads((demo["reports"] / "bad" / "summary.json").read_text())["passed"]
+
+
+@pytest.fixture
+def nccl_tests_standin(demo):
+    """nccl-tests binaries on the compute nodes (stand-ins printing the real format), removed after."""
+    build = "/opt/nccl-tests/build"
+    links = " ".join(f"ln -sf perf.py {c}_perf;" for c in ("all_reduce", "all_gather", "reduce_scatter", "alltoall"))
+    for node in COMPUTE:
+        run(["docker", "exec", node, "mkdir", "-p", build])
+        run(["docker", "cp", str(STANDIN), f"{node}:{build}/perf.py"])
+        run(["docker", "cp", str(ROOT / "tests" / "fixtures" / "nccl.py"), f"{node}:{build}/nccl.py"])
+        run(["docker", "exec", node, "bash", "-c", f"cd {build} && chmod +x perf.py && {links}"])
+    yield
+    for node in COMPUTE:
+        run(["docker", "exec", node, "rm", "-rf", "/opt/nccl-tests"])
+
+
+@pytest.mark.integration
+def test_nccl_tests_path_is_judged_against_the_expected_table(demo, nccl_tests_standin):
+    judged_as_p5 = [
+        "-e",
+        "benchmark_instance_type=p5.48xlarge",
+        "-e",
+        "benchmark_nccl_max_bytes=17179869184",
+        "-e",
+        '{"benchmark_nccl_collectives": ["all_reduce", "all_gather"]}',
+    ]
+    good = playbook(
+        demo,
+        "benchmark_nccl.yml",
+        *judged_as_p5,
+        "-e",
+        '{"benchmark_env": {"SRUN_MPI": "none", "STANDIN_PEAK_BUSBW": "480"}}',
+    )
+    assert good.returncode == 0
+    report = json.loads(Path(re.search(r"report (\S+nccl)\.md", good.stdout).group(1) + ".json").read_text())
+    assert report["title"].startswith("Collectives (nccl-tests) on 2 x p5.48xlarge")
+    statuses = {c["name"]: (c["status"], c["detail"]) for c in report["checks"]}
+    assert statuses["all_reduce: busbw against expected"][0] == "pass"
+    assert "expected 487 GB/s" in statuses["all_reduce: busbw against expected"][1]
+    assert statuses["all_gather: busbw against expected"][0] == "not judged"
+    slow = playbook(
+        demo,
+        "benchmark_nccl.yml",
+        *judged_as_p5,
+        "-e",
+        '{"benchmark_env": {"SRUN_MPI": "none", "STANDIN_PEAK_BUSBW": "300"}}',
+    )
+    assert slow.returncode != 0
+    assert "failed checks: all_reduce: busbw against expected" in slow.stdout and "floor 438.3" in slow.stdout
+
+
+@pytest.mark.integration
+def test_pyxis_is_built_against_slurm_and_loaded_by_srun_and_slurmd(demo):
+    conf = run(["docker", "exec", "ml-c1", "cat", "/etc/slurm/plugstack.conf.d/pyxis.conf"]).stdout
+    assert "required /usr/local/lib/slurm/spank_pyxis.so runtime_path=/run/pyxis" in conf
+    assert "built against Slurm 22.05" in conf
+    # srun lists the plugin's option only when it loaded the plugin; a required plugin that slurmd
+    # could not load would fail the job on the compute nodes.
+    assert "--container-image" in run(["docker", "exec", "ml-head", "srun", "--help"]).stdout
+    job = run(["docker", "exec", "ml-head", "srun", "-N2", "--container-image=ubuntu", "hostname"])
+    assert sorted(job.stdout.split()) == ["ml-c1", "ml-c2"]

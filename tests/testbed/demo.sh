@@ -2,7 +2,8 @@
 # The main job on the local default: a three-node Slurm cluster of containers (inventories/local),
 # converged with playbooks/site.yml and converged again to show that nothing changes; then the test
 # cases are staged, the FSDP benchmark runs through sbatch + torchrun across both compute nodes on the
-# CPU, a collective bandwidth sweep runs the same way, and both reports are printed.
+# CPU, a collective bandwidth sweep runs the same way, every node is validated, and the reports are
+# printed.
 #   AWSOME_DEMO_KEEP=1 (default) keeps the cluster for a look around; 0 removes it at the end.
 #   AWSOME_REPORT_DIR  where the reports go (default: artifacts/reports in this checkout).
 set -euo pipefail
@@ -19,7 +20,11 @@ reports=${AWSOME_REPORT_DIR:-$root/artifacts/reports}
 mkdir -p "$reports"
 log=$AWSOME_CACHE/demo
 mkdir -p "$log"
-playbook() { ansible-playbook -i inventories/local -e "benchmark_report_dir=$reports" "$@"; }
+# The mirror's version-set override pins the stand-ins' checksums (Pyxis's source release).
+playbook() {
+  ansible-playbook -i inventories/local -e "@$AWSOME_CACHE/mirror-versions.yml" \
+    -e "benchmark_report_dir=$reports" -e "validate_report_dir=$reports/validate" "$@"
+}
 
 [ "$keep" = 1 ] || trap '"$here/cluster.sh" down' EXIT
 timed cluster "$here/cluster.sh" up
@@ -42,12 +47,16 @@ timed fsdp playbook playbooks/benchmark_fsdp.yml >"$log/fsdp.log" || { tail -40 
 say "collective bandwidth sweep through Slurm (log: $log/nccl.log)"
 timed nccl playbook playbooks/benchmark_nccl.yml >"$log/nccl.log" || { tail -40 "$log/nccl.log" >&2; die "the collective benchmark failed"; }
 
+say "node validation (log: $log/validate.log)"
+timed validate playbook playbooks/validate.yml >"$log/validate.log" || { tail -40 "$log/validate.log" >&2; die "validation failed"; }
+
 for f in "$log/fsdp.log" "$log/nccl.log"; do
   grep -E '"msg": ' "$f" | tail -1 | sed -E 's/^ *"msg": "(.*)"$/\1/; s/\\n/ /g' | sed 's/^/[testbed]   /' >&2
 done
 latest() { find "$reports" -name "$1" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2; }
 echo "$(latest fsdp.md)"
 echo "$(latest nccl.md)"
+echo "$reports/validate/summary.md"
 if [ "$keep" = 1 ]; then
   say "the cluster stays up: docker exec -it ml-head bash (sinfo, squeue); make clean removes it"
 fi

@@ -34,15 +34,21 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr
+  local fpr pyxis
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
+  pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
   cat >"$AWSOME_CACHE/mirror-versions.yml" <<YAML
-# Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories.
+# Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories, and its
+# stand-in source releases have checksums of their own.
 versions_cuda_repository:
   path: developer.download.nvidia.com/compute/cuda/repos
   keys:
     Debian: {file: 3bf863cc.pub, fingerprint: $fpr}
     RedHat: {file: D42D0685.pub, fingerprint: $fpr}
+versions_pyxis:
+  version: "0.24.0"
+  sha256: $pyxis
+  path: github.com/NVIDIA/pyxis/archive/refs/tags
 YAML
 }
 
@@ -134,7 +140,7 @@ stop() {
 }
 
 case "${1:-}" in
-  build) mkdir -p "$MIRROR_ROOT"; make_key; write_versions_override; run_standins; fill_wheelhouse ;;
+  build) mkdir -p "$MIRROR_ROOT"; make_key; run_standins; write_versions_override; fill_wheelhouse ;;
   serve) serve ;;
   url) url ;;
   stop) stop ;;

@@ -86,6 +86,14 @@ def test_several_collectives_in_one_output_are_separate_runs():
     assert all(r["complete"] for r in runs)
 
 
+def test_v2_13_header_without_version_or_start_lines():
+    text, body = nccl.render(modern=False, collective="reduce_scatter")
+    assert "Collective test" not in text and "nccl-tests version" not in text
+    [run] = nccl_tests.parse(text, collective="reduce_scatter")
+    assert run["collective"] == "reduce_scatter" and run["version"] is None and run["complete"]
+    assert len(run["rows"]) == len(body)
+
+
 def test_old_format_with_error_column():
     [run] = nccl_tests.parse(nccl.OLD_V211, collective="all_reduce")
     assert [r["size"] for r in run["rows"]] == [1048576, 268435456, 1073741824]

@@ -148,3 +148,53 @@ def test_cuda_toolkit_package_specs():
         "cuda-toolkit-13-0=13.0.2-1",
     ]
     assert templar.template(trust_as_template("{{ _cuda_toolkit_compat }}")) == ["cuda-compat-12-8", "cuda-compat-13-0"]
+
+
+@pytest.mark.parametrize(
+    ("gpus", "cuda_default", "variant", "build"),
+    [
+        (0, "12.8", "cpu", "cpu-cp311-x86_64"),
+        (8, "12.8", "cu126", "cu126-cp311-x86_64"),  # torch 2.13 has no cu128 build
+        (8, "13.0", "cu130", "cu130-cp311-x86_64"),
+        (8, "11.8", "no-cuda-11-build", "no-cuda-11-build-cp311-x86_64"),
+    ],
+)
+def test_pytorch_build_follows_the_gpus_and_the_default_cuda(gpus, cuda_default, variant, build):
+    node = {
+        **facts("Debian", "12", "Debian"),
+        "python": {"version": {"major": 3, "minor": 11}},
+        "ml_node": {"gpu_count": gpus},
+    }
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "pytorch/defaults/main.yml",
+        "pytorch/vars/main.yml",
+        ansible_facts=node,
+        versions_cuda_default=cuda_default,
+    )
+    assert templar.template(trust_as_template("{{ _pytorch_variant }}")) == variant
+    assert templar.template(trust_as_template("{{ _pytorch_build }}")) == build
+    lock = templar.template(trust_as_template("{{ _pytorch_lock }}"))
+    assert bool(lock) == (variant == "cpu")  # only the CPU build is locked so far
+
+
+def test_pytorch_index_derives_from_the_mirror_base():
+    node = {
+        **facts("Debian", "12", "Debian"),
+        "python": {"version": {"major": 3, "minor": 11}},
+        "ml_node": {"gpu_count": 0},
+    }
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "pytorch/defaults/main.yml",
+        "pytorch/vars/main.yml",
+        ansible_facts=node,
+        versions_mirror_base="http://172.17.0.1:8089/",
+    )
+    args = templar.template(trust_as_template("{{ _pytorch_pip_args }}"))
+    assert "--index-url http://172.17.0.1:8089/download.pytorch.org/whl/cpu" in args
+    assert "--trusted-host 172.17.0.1" in args and "--require-hashes" in args
+    public = role_vars(
+        "versions/defaults/main.yml", "pytorch/defaults/main.yml", "pytorch/vars/main.yml", ansible_facts=node
+    )
+    assert "--trusted-host" not in public.template(trust_as_template("{{ _pytorch_pip_args }}"))

@@ -1,0 +1,163 @@
+#!/usr/bin/python
+"""Reads a node's accelerator, network and software state and judges it against its instance type
+and the version set."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_health
+short_description: Health checks of an ML training node against its instance type and the version set
+description:
+  - Reads what the node runs (nvidia-smi, the fabric manager's state, C(fi_info -p efa), the NCCL net
+    plugin, Neuron device nodes, the image manifest, the torch of the PyTorch virtualenv, and DCGM
+    diagnostics at a chosen level) and judges it against the node's PCI devices, its instance type's
+    shape and the declared version set.
+  - Each check is pass, fail, or not judged where it does not apply (no GPU, no EFA, no manifest) or
+    nothing is known to compare with. Changes nothing; never fails by itself (the caller decides).
+version_added: 0.1.0
+author: awsome.ml_cluster maintainers
+options:
+  node:
+    description: The node's C(ml_node) facts from M(awsome.ml_cluster.node_facts).
+    type: dict
+    required: true
+  declared:
+    description: The declared version set (C(versions_set)).
+    type: dict
+    default: {}
+  manifest_path:
+    description: The image manifest the image role writes.
+    type: path
+    default: /etc/ml_cluster/manifest.json
+  pytorch_venv:
+    description: The PyTorch virtualenv whose torch is compared with the declared one.
+    type: path
+    default: /opt/ml_cluster/pytorch
+  dcgm_level:
+    description: Run C(dcgmi diag -r <level>) on GPU nodes (1 quick, 2 medium, 3 long); 0 skips it.
+    type: int
+    default: 0
+  plugin_dirs:
+    description: Where the NCCL net plugin (libnccl-net*.so) may live besides the loader's cache.
+    type: list
+    elements: path
+    default: [/opt/amazon/ofi-nccl/lib, /opt/amazon/ofi-nccl/lib64, /opt/aws-ofi-nccl/lib]
+"""
+
+EXAMPLES = r"""
+- name: Judge the node
+  awsome.ml_cluster.node_health:
+    node: "{{ ansible_facts.ml_node }}"
+    declared: "{{ versions_set }}"
+    dcgm_level: 1
+  register: health
+"""
+
+RETURN = r"""
+checks:
+  description: Every check, C({name, status, detail}); status is pass, fail or not judged.
+  returned: always
+  type: list
+  elements: dict
+observed:
+  description: What was read (nvidia-smi rows, service state, plugin path, manifest, torch version, ...).
+  returned: always
+  type: dict
+"""
+
+import glob
+import json
+import os
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import health
+
+# Where the EFA installer (and a source build) put the NCCL net plugin.
+PLUGIN_DIRS = ["/opt/amazon/ofi-nccl/lib", "/opt/amazon/ofi-nccl/lib64", "/opt/aws-ofi-nccl/lib"]
+
+
+def run(module, argv):
+    """(rc, stdout, stderr), or None where the program is not installed."""
+    if not shutil.which(argv[0]) and not os.path.isfile(argv[0]):
+        return None
+    return module.run_command(argv)
+
+
+def nvidia(module, observed):
+    out = run(module, ["nvidia-smi", "--query-gpu=index,name,driver_version,pci.bus_id", "--format=csv,noheader"])
+    if out is None:
+        observed["nvidia_smi_error"] = "nvidia-smi is not installed"
+    elif out[0] != 0:
+        observed["nvidia_smi_error"] = (out[2] or out[1]).strip()[:300]
+    else:
+        observed["nvidia_smi"] = health.parse_nvidia_smi(out[1])
+    state = run(module, ["systemctl", "is-active", "nvidia-fabricmanager"])
+    observed["fabric_manager"] = state[1].strip() if state else "not installed"
+
+
+def network(module, observed, plugin_dirs):
+    fi = run(module, ["fi_info", "-p", "efa", "-t", "FI_EP_RDM"])
+    if fi is None:
+        fi = run(module, ["/opt/amazon/efa/bin/fi_info", "-p", "efa", "-t", "FI_EP_RDM"])
+    observed["fi_info_rc"] = fi[0] if fi else None
+    if fi and fi[0] != 0:
+        observed["fi_info_error"] = (fi[2] or fi[1]).strip()[:300]
+    found = [p for d in plugin_dirs for p in sorted(glob.glob(os.path.join(d, "libnccl-net*.so*")))]
+    cache = run(module, ["ldconfig", "-p"])
+    if not found and cache and cache[0] == 0:
+        found = [line.split("=>")[-1].strip() for line in cache[1].splitlines() if "libnccl-net" in line]
+    observed["nccl_net_plugin"] = found[0] if found else None
+
+
+def software(module, observed, params):
+    observed["neuron_devices"] = len(glob.glob("/dev/neuron[0-9]*"))
+    try:
+        with open(params["manifest_path"], encoding="utf-8") as f:
+            observed["manifest"] = json.load(f)
+    except (OSError, ValueError):
+        observed["manifest"] = None
+    python = os.path.join(params["pytorch_venv"], "bin", "python")
+    torch = run(module, [python, "-c", "import torch; print(torch.__version__)"]) if os.path.exists(python) else None
+    observed["torch"] = torch[1].strip() if torch and torch[0] == 0 else None
+
+
+def dcgm(module, observed, level):
+    if not level:
+        return
+    out = run(module, ["dcgmi", "diag", "-r", str(level)])
+    if out is not None:
+        observed["dcgm_rc"] = out[0]
+        observed["dcgm_summary"] = " ".join(line.strip() for line in out[1].splitlines() if "Fail" in line)[:300]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "node": {"type": "dict", "required": True},
+            "declared": {"type": "dict", "default": {}},
+            "manifest_path": {"type": "path", "default": "/etc/ml_cluster/manifest.json"},
+            "pytorch_venv": {"type": "path", "default": "/opt/ml_cluster/pytorch"},
+            "dcgm_level": {"type": "int", "default": 0, "choices": [0, 1, 2, 3, 4]},
+            "plugin_dirs": {
+                "type": "list",
+                "elements": "path",
+                "default": ["/opt/amazon/ofi-nccl/lib", "/opt/amazon/ofi-nccl/lib64", "/opt/aws-ofi-nccl/lib"],
+            },
+        },
+        supports_check_mode=True,
+    )
+    p, observed = module.params, {}
+    node = p["node"]
+    if node.get("pci", {}).get("gpus"):
+        nvidia(module, observed)
+    if node.get("pci", {}).get("efa"):
+        network(module, observed, p["plugin_dirs"])
+    software(module, observed, p)
+    dcgm(module, observed, p["dcgm_level"] if node.get("pci", {}).get("gpus") else 0)
+    checks = health.node_checks(node, observed, p["declared"], p["dcgm_level"])
+    module.exit_json(changed=False, checks=checks, observed=observed)
+
+
+if __name__ == "__main__":
+    main()
