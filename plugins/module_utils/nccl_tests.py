@@ -61,6 +61,11 @@ _SIDE_COLUMNS = {
 }
 
 
+def collective_name(binary):
+    """all_reduce from all_reduce_perf, /opt/nccl-tests/build/all_reduce_perf or all_reduce_perf_mpi."""
+    return binary.rsplit("/", 1)[-1].removesuffix("_mpi").removesuffix("_perf")
+
+
 def strip_prefix(line):
     """The line as the program printed it, without what a launcher put in front."""
     for prefix in _PREFIXES:
@@ -135,7 +140,7 @@ def _header_line(run, line):
     """Fills run from one of the '#' lines; returns False when the line is not one we know."""
     for pattern, apply in (
         (_VERSION, lambda m: run.update(version=m.group(1))),
-        (_STARTING, lambda m: run.update(collective=m.group(1).removesuffix("_perf").removesuffix("_perf_mpi"))),
+        (_STARTING, lambda m: run.update(collective=collective_name(m.group(1)))),
         (
             _NTHREAD,
             lambda m: run.update(
@@ -224,7 +229,7 @@ def parse_json(data, collective=None):
         max_bytes=config.get("maximum_bytes"),
         warmup_iters=config.get("warmup_iters"),
         iters=config.get("iterations"),
-        collective=collective or _collective_from_args(doc.get("args", [])),
+        collective=collective or (collective_name(doc["args"][0]) if doc.get("args") else None),
     )
     for d in config.get("devices", doc.get("devices", [])):
         run["devices"].append(
@@ -249,13 +254,6 @@ def parse_json(data, collective=None):
         run["rows"].append(row)
     run["complete"] = "end_time" in doc
     return run
-
-
-def _collective_from_args(args):
-    for a in args[:1]:
-        name = a.rsplit("/", 1)[-1]
-        return name.removesuffix("_mpi").removesuffix("_perf")
-    return None
 
 
 def _json_side(side):

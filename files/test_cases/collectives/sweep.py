@@ -41,48 +41,45 @@ def make_op(name, nbytes, world, rank, device):
     reduce_scatter take nbytes as the size of the whole gathered (or scattered) buffer.
     """
     count = max(nbytes // 4 // world * world, world)
+    # Known results: reductions of (rank + 1) give 1 + ... + world everywhere; gathers and all-to-all
+    # of a rank-valued buffer give rank r's value in block r.
+    reduced = world * (world + 1) / 2
+
+    def blocks():  # built only when checked: at the largest sizes it is as big as the buffer
+        return torch.arange(world, device=device, dtype=torch.float32).repeat_interleave(count // world)
+
     if name == "all_reduce":
-        buf = torch.empty(count, device=device)
+        buf = out = torch.empty(count, device=device)
+        expected = reduced
 
         def run():
             buf.fill_(rank + 1)
             dist.all_reduce(buf)
 
-        def wrong():
-            return int((buf != world * (world + 1) / 2).sum())
-
     elif name == "all_gather":
         part = torch.full((count // world,), float(rank), device=device)
-        out = torch.empty(count, device=device)
+        out, expected = torch.empty(count, device=device), blocks
 
         def run():
             dist.all_gather_into_tensor(out, part)
 
-        def wrong():
-            expected = torch.arange(world, device=device, dtype=out.dtype).repeat_interleave(count // world)
-            return int((out != expected).sum())
-
     elif name == "reduce_scatter":
         inp = torch.empty(count, device=device)
-        out = torch.empty(count // world, device=device)
+        out, expected = torch.empty(count // world, device=device), reduced
 
         def run():
             inp.fill_(rank + 1)
             dist.reduce_scatter_tensor(out, inp)
 
-        def wrong():
-            return int((out != world * (world + 1) / 2).sum())
-
     else:  # alltoall
         inp = torch.full((count,), float(rank), device=device)
-        out = torch.empty(count, device=device)
+        out, expected = torch.empty(count, device=device), blocks
 
         def run():
             dist.all_to_all_single(out, inp)
 
-        def wrong():
-            expected = torch.arange(world, device=device, dtype=out.dtype).repeat_interleave(count // world)
-            return int((out != expected).sum())
+    def wrong():
+        return int((out != (expected() if callable(expected) else expected)).sum())
 
     return count, run, wrong
 

@@ -295,7 +295,7 @@ def train(args):
     )
     loader = make_loader(args, config, seq_len, (rank, world, device))
 
-    losses, step_times, data_waits, seen = [], [], [], []
+    losses, step_times, data_waits, first_batch = [], [], [], None
     batches = iter(loader)
     for step in range(args.steps):
         start = time.perf_counter()
@@ -303,16 +303,17 @@ def train(args):
         inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         waited = time.perf_counter() - start
         if step == 0:
-            seen.append({"rank": rank, "shape": list(inputs.shape), "digest": digest(inputs)})
+            first_batch = {"shape": list(inputs.shape), "digest": digest(inputs)}
         logits = model(inputs)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(0, 1))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        # .item() waits for the device, so the step time covers the whole step.
+        # The mean over ranks (SUM: gloo has no AVG); .item() waits for the device, so the step time
+        # covers the whole step.
         loss_value = loss.detach()
-        dist.all_reduce(loss_value, op=dist.ReduceOp.AVG if backend == "nccl" else dist.ReduceOp.SUM)
-        loss_value = loss_value.item() / (1 if backend == "nccl" else world)
+        dist.all_reduce(loss_value, op=dist.ReduceOp.SUM)
+        loss_value = loss_value.item() / world
         elapsed = time.perf_counter() - start
         losses.append(loss_value)
         step_times.append(elapsed)
@@ -327,7 +328,8 @@ def train(args):
 
     everyone = [None] * world
     dist.all_gather_object(
-        everyone, {"rank": rank, "host": socket.gethostname(), "seen": seen, "peak_memory_bytes": peak_memory(device)}
+        everyone,
+        {"rank": rank, "host": socket.gethostname(), **first_batch, "peak_memory_bytes": peak_memory(device)},
     )
     if rank == 0:
         run = {
@@ -402,7 +404,7 @@ def summarise(args, run):
         "flops_formula": "6*N*tokens + 12*L*H*Q*T*tokens (N: matmul parameters, no input embedding)",
         "peak_memory_bytes": max(r["peak_memory_bytes"] for r in ranks),
         "ranks": [
-            {"rank": r["rank"], "host": r["host"], **r["seen"][0]} for r in sorted(ranks, key=lambda r: r["rank"])
+            {key: r[key] for key in ("rank", "host", "shape", "digest")} for r in sorted(ranks, key=lambda r: r["rank"])
         ],
     }
 
