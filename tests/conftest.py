@@ -4,11 +4,13 @@
 integration tests make, for debugging (molecule is then told not to destroy its instances).
 """
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTBED = ROOT / "tests" / "testbed"
@@ -39,6 +41,22 @@ def testbed():
     subprocess.run([str(TESTBED / "bootstrap.sh"), "host", "image", "mirror"], check=True)
     cache = os.environ.get("AWSOME_CACHE", "/var/cache/awsome-ml-cluster")
     env = dict(os.environ)
+    # the stand-ins' own checksums, for scenarios that pin them (molecule/network)
+    standins = yaml.safe_load((Path(cache) / "mirror-versions.yml").read_text())
+    env.update(
+        AWSOME_EFA_SHA256=standins["versions_efa"]["sha256"][standins["versions_efa"]["version"]],
+        AWSOME_NCCL_TESTS_SHA256=standins["versions_nccl_tests"]["sha256"],
+        AWSOME_TAMPERED_EFA_SHA256=hashlib.sha256(
+            (
+                Path(cache)
+                / "mirror"
+                / "testbed"
+                / "tampered"
+                / "efa-installer.amazonaws.com"
+                / "aws-efa-installer-1.42.0.tar.gz"
+            ).read_bytes()
+        ).hexdigest(),
+    )
     env.update(
         AWSOME_CACHE=cache,
         AWSOME_MIRROR_URL=(Path(cache) / "mirror.url").read_text().strip(),

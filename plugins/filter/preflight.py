@@ -15,7 +15,8 @@ def _driver(version_set):
 
 
 def well_formed(version_set):
-    """Versions the other rules can compare: a driver as 580.126.20, CUDA as 12.8.1."""
+    """Versions the other rules can compare: a driver as 580.126.20, CUDA as 12.8.1, EFA as 1.42.0, NCCL as
+    2.27.7-1 for CUDA 12.9."""
     problems = []
     driver = str(_driver(version_set).get("version", ""))
     if not re.fullmatch(r"\d+\.\d+(\.\d+)?", driver):
@@ -23,6 +24,18 @@ def well_formed(version_set):
     for toolkit in version_set.get("cuda_toolkits") or []:
         if not re.fullmatch(r"\d+\.\d+\.\d+", str(toolkit.get("version", ""))):
             problems.append(f"CUDA version '{toolkit.get('version')}' is not major.minor.patch, such as 12.8.1.")
+    efa = version_set.get("efa")
+    if efa and not re.fullmatch(r"\d+\.\d+\.\d+", str(efa.get("version", ""))):
+        problems.append(f"EFA installer version '{efa.get('version')}' is not an exact version such as 1.42.0.")
+    nccl = version_set.get("nccl")
+    if nccl and not (
+        re.fullmatch(r"\d+\.\d+\.\d+-\d+", str(nccl.get("version", "")))
+        and re.fullmatch(r"\d+\.\d+", str(nccl.get("cuda", "")))
+    ):
+        problems.append(
+            f"NCCL '{nccl.get('version')}+cuda{nccl.get('cuda')}' is not an exact package version "
+            "such as 2.27.7-1+cuda12.9."
+        )
     return problems
 
 
@@ -95,7 +108,91 @@ def generation_limits(version_set, node):
     return problems
 
 
-RULES = (cuda_against_driver, cuda_default, fabric_manager_matches, flavour_fits_gpu, generation_limits)
+def efa_pinned(version_set, node):
+    """The installer runs only when the version set holds its checksum."""
+    efa = version_set.get("efa")
+    if not efa:
+        return []
+    version = efa.get("version")
+    if not re.fullmatch(r"[0-9a-f]{64}", str(efa.get("sha256", ""))):
+        return [
+            f"EFA installer {version} has no sha256 in versions_efa.sha256: add the checksum AWS publishes for it "
+            "(efa-verify.html); an installer that cannot be checked is never run."
+        ]
+    return []
+
+
+def efa_bundles_as_released(version_set, node):
+    """What the version set says the installer bundles must be what that release ships."""
+    efa = version_set.get("efa") or {}
+    version, plugin = efa.get("version"), efa.get("aws_ofi_nccl")
+    if not version:
+        return []
+    if compat.older(version, compat.EFA_FIRST_WITH_OFI):
+        return [
+            f"EFA installer {version} bundles no aws-ofi-nccl (the first that does is {compat.EFA_FIRST_WITH_OFI})."
+        ]
+    known = compat.EFA_BUNDLED_OFI.get(str(version))
+    if known and plugin and str(plugin) != known:
+        return [
+            f"versions_efa.bundles names aws-ofi-nccl {plugin}, but EFA installer {version} bundles {known} "
+            "(EFA changelog)."
+        ]
+    return []
+
+
+def nccl_fits(version_set, node):
+    """NCCL's build must suit the plugin, the default CUDA and the driver."""
+    nccl = version_set.get("nccl")
+    if not nccl:
+        return []
+    version, cuda = str(nccl["version"]), str(nccl["cuda"])
+    problems = []
+    if version_set.get("aws_ofi_nccl") and compat.older(version, compat.OFI_OLDEST_NCCL):
+        problems.append(f"NCCL {version} is older than {compat.OFI_OLDEST_NCCL}, the oldest aws-ofi-nccl supports.")
+    default = version_set.get("cuda_default")
+    if default and compat.parse(cuda)[0] != compat.parse(default)[0]:
+        problems.append(
+            f"NCCL {version} is built for CUDA {cuda}, but /usr/local/cuda is CUDA {default}: "
+            f"use a +cuda{compat.parse(default)[0]}.x build."
+        )
+    needed = compat.CUDA_MIN_DRIVER.get(f"{cuda}.0")
+    driver = _driver(version_set).get("version")
+    if needed and driver and compat.parse(driver) < compat.parse(needed):
+        problems.append(f"NCCL built for CUDA {cuda} needs driver {needed} or newer; the driver is {driver}.")
+    return problems
+
+
+def network_floor(version_set, node):
+    """Hopper and Blackwell nodes need a stack recent enough for them."""
+    floor = {"hopper": compat.HOPPER_FLOOR, "blackwell": compat.BLACKWELL_FLOOR}.get(
+        (node or {}).get("gpu_architecture")
+    )
+    if not floor:
+        return []
+    declared = {
+        "EFA installer": (version_set.get("efa") or {}).get("version"),
+        "NCCL": (version_set.get("nccl") or {}).get("version"),
+        "aws-ofi-nccl": (version_set.get("aws_ofi_nccl") or {}).get("version"),
+    }
+    return [
+        f"{node.get('gpu_model')} nodes need {name} {minimum} or newer; the version set has {declared[name]}."
+        for name, minimum in floor.items()
+        if declared.get(name) and compat.older(declared[name], minimum)
+    ]
+
+
+RULES = (
+    cuda_against_driver,
+    cuda_default,
+    fabric_manager_matches,
+    flavour_fits_gpu,
+    generation_limits,
+    efa_pinned,
+    efa_bundles_as_released,
+    nccl_fits,
+    network_floor,
+)
 
 
 def version_conflicts(version_set, node=None):

@@ -56,3 +56,33 @@ def major_minor(cuda_version):
     """'12.8.1' -> '12.8'."""
     major, minor = parse(cuda_version)[:2]
     return f"{major}.{minor}"
+
+
+# The network stack's matrix (../shared/reference/network.md sections 1.2, 2.1 and 8).
+# EFA installer -> the aws-ofi-nccl it bundles, for the releases whose changelog row names it (rows
+# that carry a value over from an earlier release, or come from a secondary source, are left out).
+EFA_BUNDLED_OFI = {
+    "1.38.0": "1.13.2",
+    "1.39.0": "1.14.1",
+    "1.40.0": "1.14.2",
+    "1.42.0": "1.15.0",
+    "1.43.0": "1.16.1",
+    "1.43.2": "1.16.3",
+    "1.44.0": "1.17.1",
+    "1.45.0": "1.17.2",
+    "1.47.0": "1.18.0",
+    "1.50.0": "1.21.1",
+    "1.51.0": "1.22.0",
+}
+EFA_FIRST_WITH_OFI = "1.38.0"
+# Every aws-ofi-nccl release supports NCCL back to 2.17.1 (its release notes).
+OFI_OLDEST_NCCL = "2.17.1"
+# What H100/H200 nodes (p5) need of the stack: NVLink SHARP and the p5 fixes (EFA cheatsheet).
+HOPPER_FLOOR = {"EFA installer": "1.29.0", "NCCL": "2.18.5", "aws-ofi-nccl": "1.7.3"}
+# P6-B200 support arrived in aws-ofi-nccl 1.15.0 (release notes).
+BLACKWELL_FLOOR = {"aws-ofi-nccl": "1.15.0"}
+
+
+def older(version, than):
+    """True when version sorts before than, numerically ('2.9' < '2.18')."""
+    return parse(version) < parse(than)

@@ -14,7 +14,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/testbed/lib.sh
 . "$here/lib.sh"
 
-host_packages=(docker.io debootstrap packer python3-venv gnupg apt-utils dpkg-dev
+host_packages=(docker.io debootstrap packer python3-venv gnupg apt-utils dpkg-dev gcc libc6-dev
   qemu-system-x86 qemu-utils openssh-client e2fsprogs curl)
 
 step_host() {

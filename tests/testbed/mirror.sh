@@ -34,9 +34,11 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr pyxis
+  local fpr pyxis efa nccl_tests
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
   pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
+  efa=$(sha256sum "$MIRROR_ROOT/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz" | cut -d' ' -f1)
+  nccl_tests=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz" | cut -d' ' -f1)
   cat >"$AWSOME_CACHE/mirror-versions.yml" <<YAML
 # Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories, and its
 # stand-in source releases have checksums of their own.
@@ -47,8 +49,18 @@ versions_cuda_repository:
     RedHat: {file: D42D0685.pub, fingerprint: $fpr}
 versions_pyxis:
   version: "0.24.0"
-  sha256: $pyxis
+  sha256: "$pyxis"
   path: github.com/NVIDIA/pyxis/archive/refs/tags
+versions_efa:
+  version: "1.42.0"
+  path: efa-installer.amazonaws.com
+  sha256: {"1.42.0": "$efa"}
+  key: {file: aws-efa-installer.key, fingerprint: $fpr}
+  bundles: {libfabric: "2.1.0amzn3.0", aws_ofi_nccl: "1.15.0"}
+versions_nccl_tests:
+  version: "2.17.6"
+  sha256: "$nccl_tests"
+  path: github.com/NVIDIA/nccl-tests/archive/refs/tags
 YAML
 }
 
@@ -64,11 +76,15 @@ forget_cached_debs() {
 
 # Each recipe standins/<name>.sh fills its part of the tree; it reruns only when it (or lib) changed.
 run_standins() {
-  local recipe name hash stamp
+  local recipe name hash stamp own
   for recipe in "$here"/standins/*.sh; do
     [ -e "$recipe" ] || continue
     name=$(basename "$recipe" .sh)
-    hash=$(recipe_hash "$recipe" "$here/standin-lib.sh" "$MIRROR_ROOT/testbed/keys/mirror.fpr")
+    # a recipe's own files (standins/<name>/) and the fixtures it packs count as the recipe
+    own=()
+    [ ! -d "$here/standins/$name" ] || own=("$here/standins/$name"/*)
+    hash=$(recipe_hash "$recipe" "$here/standin-lib.sh" "$MIRROR_ROOT/testbed/keys/mirror.fpr" \
+      "${own[@]}" "$root"/tests/fixtures/*.py)
     stamp="$MIRROR_ROOT/testbed/stamps/$name"
     if [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
       say "stand-in $name cached"

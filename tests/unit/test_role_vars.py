@@ -198,3 +198,106 @@ def test_pytorch_index_derives_from_the_mirror_base():
         "versions/defaults/main.yml", "pytorch/defaults/main.yml", "pytorch/vars/main.yml", ansible_facts=node
     )
     assert "--trusted-host" not in public.template(trust_as_template("{{ _pytorch_pip_args }}"))
+
+
+def render(templar, expression):
+    return templar.template(trust_as_template("{{ " + expression + " }}"))
+
+
+def efa_vars(os_facts, gpus=8, efa=32, container=False, **options):
+    node = {**os_facts, "ml_node": {"gpu_count": gpus, "efa_count": efa, "container": container}}
+    return role_vars(
+        "versions/defaults/main.yml", "efa/defaults/main.yml", "efa/vars/main.yml", ansible_facts=node, **options
+    )
+
+
+def test_efa_flags_on_a_p5_node_with_its_devices():
+    templar = efa_vars(facts("Ubuntu", "22.04", "Debian"))
+    assert render(templar, "_efa_flags") == ["--yes", "--skip-limit-conf", "--enable-gdr"]
+    assert render(templar, "_efa_ptrace | bool") is True  # Ubuntu restricts ptrace
+
+
+def test_efa_flags_in_a_container_and_on_a_cpu_builder():
+    templar = efa_vars(facts("Debian", "12", "Debian"), gpus=0, efa=0, container=True, efa_mpi="openmpi5")
+    assert render(templar, "_efa_flags") == [
+        "--yes",
+        "--skip-kmod",
+        "--skip-limit-conf",
+        "--mpi=openmpi5",
+        "--no-verify",
+    ]
+    assert render(templar, "_efa_ptrace | bool") is False  # Debian's default is 0 already
+    in_a_p5_container = efa_vars(facts("Debian", "12", "Debian"), container=True)
+    assert render(in_a_p5_container, "_efa_flags")[-1] == "--no-verify"  # no kernel module to drive the devices
+
+
+def test_efa_minimal_installs_no_mpi():
+    templar = efa_vars(facts("Amazon", "2023", "RedHat"), gpus=0, efa=1, efa_minimal=True, efa_mpi="openmpi4")
+    assert render(templar, "_efa_flags") == ["--yes", "--skip-limit-conf", "--minimal"]
+
+
+def test_efa_urls_derive_from_the_mirror_base():
+    templar = efa_vars(facts("Debian", "12", "Debian"), versions_mirror_base="http://172.17.0.1:8089/")
+    assert render(templar, "_efa_base_url ~ '/' ~ _efa_tarball") == (
+        "http://172.17.0.1:8089/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz"
+    )
+    public = efa_vars(facts("Debian", "12", "Debian"))
+    assert render(public, "_efa_base_url ~ '/' ~ versions_efa.key.file") == (
+        "https://efa-installer.amazonaws.com/aws-efa-installer.key"
+    )
+
+
+@pytest.mark.parametrize(
+    ("plugin", "os_facts", "libdir", "library"),
+    [
+        ("1.15.0", facts("Debian", "12", "Debian"), "/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu", "libnccl-net-ofi.so"),
+        (
+            "1.15.0",
+            facts("Ubuntu", "24.04", "Debian", "aarch64"),
+            "/opt/amazon/ofi-nccl/lib/aarch64-linux-gnu",
+            "libnccl-net-ofi.so",
+        ),
+        ("1.17.1", facts("Ubuntu", "22.04", "Debian"), "/opt/amazon/ofi-nccl/lib", "libnccl-net-ofi.so"),
+        ("1.13.2", facts("Debian", "12", "Debian"), "/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu", "libnccl-net.so"),
+        ("1.18.0", facts("Amazon", "2023", "RedHat"), "/opt/amazon/ofi-nccl/lib64", "libnccl-net-ofi.so"),
+    ],
+)
+def test_the_bundled_plugin_is_looked_for_where_its_release_puts_it(plugin, os_facts, libdir, library):
+    bundles = {"libfabric": "x", "aws_ofi_nccl": plugin}
+    efa = {"version": "1.42.0", "path": "p", "sha256": {}, "key": {}, "bundles": bundles}
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "aws_ofi_nccl/defaults/main.yml",
+        "aws_ofi_nccl/vars/main.yml",
+        ansible_facts=os_facts,
+        versions_efa=efa,
+    )
+    assert render(templar, "_aws_ofi_nccl_libdir") == libdir
+    assert render(templar, "_aws_ofi_nccl_library") == library
+
+
+def test_nccl_package_specs_pin_the_cuda_build():
+    templar = role_vars(
+        "versions/defaults/main.yml", "nccl/defaults/main.yml", "nccl/vars/main.yml", "nccl/vars/Debian.yml"
+    )
+    assert render(templar, "_nccl_specs") == ["libnccl2=2.27.7-1+cuda12.9", "libnccl-dev=2.27.7-1+cuda12.9"]
+
+
+def test_nccl_tests_make_arguments():
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "nccl_tests/defaults/main.yml",
+        "nccl_tests/vars/main.yml",
+        nccl_tests_nvcc_gencode="-gencode=arch=compute_90,code=sm_90",
+    )
+    assert render(templar, "_nccl_tests_make_args") == [
+        "CUDA_HOME=/usr/local/cuda",
+        "NCCL_HOME=/usr",
+        "BUILDDIR=/opt/nccl-tests/build",
+        "MPI=1",
+        "MPI_HOME=/opt/amazon/openmpi",
+        "NVCC_GENCODE=-gencode=arch=compute_90,code=sm_90",
+    ]
+    assert render(templar, "_nccl_tests_url") == (
+        "https://github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz"
+    )

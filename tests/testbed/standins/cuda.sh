@@ -186,6 +186,28 @@ dcgm() {
   make_deb "$repo" datacenter-gpu-manager-4-cuda13 "$v" amd64 "datacenter-gpu-manager-4-core (= $v)"
 }
 
+# shared_lib PATH SONAME: a real (empty) ELF library, so that ldconfig indexes it as it does NVIDIA's
+shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
+
+# NCCL: libnccl2 and libnccl-dev at <version>+cuda<X.Y> (reference/network.md section 3); -dev needs
+# exactly its libnccl2, and nccl.h carries the version macros that builds (nccl-tests) read.
+nccl() {
+  local v=$1 cuda=$2 full="$1+cuda$2" release=${1%-*} major minor patch p lib=usr/lib/x86_64-linux-gnu
+  IFS=. read -r major minor patch <<<"$release"
+  p=$(payload "nccl-$full")
+  shared_lib "$p/$lib/libnccl.so.$release" libnccl.so.2
+  ln -s "libnccl.so.$release" "$p/$lib/libnccl.so.2"
+  # as every Debian shared-library package does: dpkg's ldconfig trigger
+  mkdir -p "$p/DEBIAN" && echo 'activate-noawait ldconfig' >"$p/DEBIAN/triggers"
+  make_deb "$repo" libnccl2 "$full" amd64 "" "$p"
+  p=$(payload "nccl-dev-$full")
+  mkdir -p "$p/usr/include" "$p/$lib"
+  printf '/* test bed stand-in for nccl.h %s */\n#define NCCL_MAJOR %s\n#define NCCL_MINOR %s\n#define NCCL_PATCH %s\n#define NCCL_SUFFIX ""\n#define NCCL_VERSION_CODE %s\n' \
+    "$full" "$major" "$minor" "$patch" "$((major * 10000 + minor * 100 + patch))" >"$p/usr/include/nccl.h"
+  ln -s libnccl.so.2 "$p/$lib/libnccl.so"
+  make_deb "$repo" libnccl-dev "$full" amd64 "libnccl2 (= $full)" "$p"
+}
+
 driver_branch 580.126.20 1
 driver_branch 590.48.01 1
 toolkit 12.8.1 12.8.93
@@ -195,5 +217,9 @@ container_toolkit 1.20.0-1
 container_toolkit 1.20.1-1
 dcgm 1:4.5.3-1
 dcgm 1:4.6.0-1
+# the pinned build, and newer ones that an unpinned install would take instead
+nccl 2.27.7-1 12.9
+nccl 2.28.9-1 12.9
+nccl 2.28.9-1 13.0
 
 flat_repo "$repo" "NVIDIA" "NVIDIA CUDA"
