@@ -1,17 +1,29 @@
 # Packer 1.6 cannot resolve a local from another local, so each local below stands on variables and
 # functions alone.
 locals {
-  # The GPU components of the one version set, read where the roles read it, with the same override
-  # file Ansible gets: "ml_cluster:<component>" = its version (toolkits joined with commas).
+  # The GPU and network components of the one version set, read where the roles read it, with the same
+  # override file Ansible gets: "ml_cluster:<component>" = its version (toolkits joined with commas,
+  # NCCL with the CUDA it is built for).
   gpu_tags = {
     for name, value in merge(
       yamldecode(file("${path.root}/../roles/versions/defaults/main.yml")),
       yamldecode(file(abspath(var.versions_file) == var.versions_file ? var.versions_file : "${path.root}/${var.versions_file}"))
     ) :
     # a list of toolkits -> "12.8.1,13.0.2"; a component -> its version; a plain version as it is
-    "ml_cluster:${replace(name, "versions_", "")}" => try(join(",", [for t in value : t.version]), value.version, value)
+    "ml_cluster:${replace(name, "versions_", "")}" => try(
+      "${value.version}+cuda${value.cuda}", join(",", [for t in value : t.version]), value.version, value
+    )
     if contains(["versions_nvidia_driver", "versions_fabric_manager", "versions_cuda_toolkits", "versions_cuda_default",
-                 "versions_nvidia_container_toolkit", "versions_dcgm"], name)
+                 "versions_nvidia_container_toolkit", "versions_dcgm", "versions_efa", "versions_nccl",
+                 "versions_nccl_tests"], name)
+  }
+
+  # The aws-ofi-nccl the EFA installer bundles.
+  ofi_tag = {
+    "ml_cluster:aws_ofi_nccl" = merge(
+      yamldecode(file("${path.root}/../roles/versions/defaults/main.yml")),
+      yamldecode(file(abspath(var.versions_file) == var.versions_file ? var.versions_file : "${path.root}/${var.versions_file}"))
+    )["versions_efa"].bundles.aws_ofi_nccl
   }
 
   base_tags = {

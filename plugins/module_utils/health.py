@@ -131,6 +131,24 @@ def version_checks(observed, declared):
         yield check("PyTorch", None, "no PyTorch virtualenv on this node" if not torch else "no declared version")
 
 
+def _nccl_package(nccl):
+    return f"{nccl['version']}+cuda{nccl['cuda']}" if nccl else None
+
+
+def installed_checks(observed, declared):
+    """What is installed against the version set, where the component is installed at all."""
+    wanted = {
+        "EFA installer": ("efa_installer", (declared.get("efa") or {}).get("version")),
+        "NCCL": ("nccl", _nccl_package(declared.get("nccl"))),
+    }
+    for name, (key, want) in wanted.items():
+        have = observed.get(key)
+        if have and want:
+            yield check(name, have == want, f"{have} installed, declared {want}")
+        else:
+            yield check(name, None, "not installed" if not have else f"{have} installed, none declared")
+
+
 def dcgm_checks(node, observed, level):
     if not level:
         return [check("DCGM diagnostics", None, "not asked for (validate_dcgm_level 0)")]
@@ -155,5 +173,6 @@ def node_checks(node, observed, declared, dcgm_level=0):
         *network_checks(node, observed),
         *neuron_checks(node, observed),
         *version_checks(observed, declared),
+        *installed_checks(observed, declared),
         *dcgm_checks(node, observed, dcgm_level),
     ]

@@ -68,11 +68,14 @@ observed:
 import glob
 import json
 import os
+import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import health
 
+# The EFA installer's record of what it installed.
+EFA_RECORD = "/opt/amazon/efa_installed_packages"
 # Where the EFA installer (and a source build) put the NCCL net plugin.
 PLUGIN_DIRS = ["/opt/amazon/ofi-nccl/lib", "/opt/amazon/ofi-nccl/lib64", "/opt/aws-ofi-nccl/lib"]
 
@@ -108,6 +111,20 @@ def network(module, observed, plugin_dirs):
     if not found and cache and cache[0] == 0:
         found = [line.split("=>")[-1].strip() for line in cache[1].splitlines() if "libnccl-net" in line]
     observed["nccl_net_plugin"] = found[0] if found else None
+
+
+def installed(module, observed):
+    """The EFA installer's release (its own record) and NCCL's package version, where installed."""
+    try:
+        with open(EFA_RECORD, encoding="utf-8") as f:
+            match = re.search(r"^# EFA installer version: (\S+)", f.read(), re.M)
+        observed["efa_installer"] = match.group(1) if match else None
+    except OSError:
+        observed["efa_installer"] = None
+    query = run(module, ["dpkg-query", "-W", "-f=${Version}", "libnccl2"])
+    if query is None:
+        query = run(module, ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "libnccl"])
+    observed["nccl"] = query[1].strip() if query and query[0] == 0 and query[1].strip() else None
 
 
 def software(module, observed, params):
@@ -154,6 +171,7 @@ def main():
     if node.get("pci", {}).get("efa"):
         network(module, observed, p["plugin_dirs"])
     software(module, observed, p)
+    installed(module, observed)
     dcgm(module, observed, p["dcgm_level"] if node.get("pci", {}).get("gpus") else 0)
     checks = health.node_checks(node, observed, p["declared"], p["dcgm_level"])
     module.exit_json(changed=False, checks=checks, observed=observed)

@@ -33,6 +33,10 @@ def expected_labels():
         "ml_cluster.cuda_default": DEFAULTS["versions_cuda_default"],
         "ml_cluster.nvidia_container_toolkit": DEFAULTS["versions_nvidia_container_toolkit"]["version"],
         "ml_cluster.dcgm": DEFAULTS["versions_dcgm"]["version"],
+        "ml_cluster.efa": DEFAULTS["versions_efa"]["version"],
+        "ml_cluster.aws_ofi_nccl": DEFAULTS["versions_efa"]["bundles"]["aws_ofi_nccl"],
+        "ml_cluster.nccl": "{version}+cuda{cuda}".format(**DEFAULTS["versions_nccl"]),
+        "ml_cluster.nccl_tests": DEFAULTS["versions_nccl_tests"]["version"],
     }
 
 
@@ -84,6 +88,9 @@ def test_manifest_holds_the_declared_versions(gpu_image):
     assert components["nvidia_driver"] == DEFAULTS["versions_nvidia_driver"]
     assert components["cuda_toolkits"] == DEFAULTS["versions_cuda_toolkits"]
     assert components["dcgm"] == DEFAULTS["versions_dcgm"]
+    assert components["nccl"] == DEFAULTS["versions_nccl"]
+    assert components["efa"]["aws_ofi_nccl"] == components["aws_ofi_nccl"]["version"]
+    assert components["nccl_tests"] == {"version": DEFAULTS["versions_nccl_tests"]["version"]}
     # the manifest and the labels say the same
     labels = expected_labels()
     assert components["nvidia_driver"]["version"] == labels["ml_cluster.nvidia_driver"]
@@ -96,12 +103,14 @@ def test_installed_matches_declared(gpu_image):
         gpu_image,
         "dpkg-query -W -f='${Package}=${Version}\\n' nvidia-open nvidia-fabricmanager "
         "cuda-toolkit-12-8 cuda-toolkit-13-0 nvidia-container-toolkit "
-        "datacenter-gpu-manager-4-core",
+        "datacenter-gpu-manager-4-core libnccl2 libnccl-dev",
     ).split()
     assert installed == [
         "cuda-toolkit-12-8=12.8.1-1",
         "cuda-toolkit-13-0=13.0.2-1",
         "datacenter-gpu-manager-4-core=1:4.5.3-1",
+        "libnccl-dev=2.27.7-1+cuda12.9",
+        "libnccl2=2.27.7-1+cuda12.9",
         "nvidia-container-toolkit=1.20.0-1",
         "nvidia-fabricmanager=580.126.20-1",
         "nvidia-open=580.126.20-1",

@@ -6,7 +6,13 @@ from ansible_collections.awsome.ml_cluster.plugins.modules import node_facts
 
 from tests.fixtures import sysfs
 
-DECLARED = {"nvidia_driver": {"version": "580.126.20"}, "pytorch": {"version": "2.13.0"}, "cuda_default": "12.8"}
+DECLARED = {
+    "nvidia_driver": {"version": "580.126.20"},
+    "pytorch": {"version": "2.13.0"},
+    "cuda_default": "12.8",
+    "efa": {"version": "1.42.0"},
+    "nccl": {"version": "2.27.7-1", "cuda": "12.9"},
+}
 
 
 def node(tmp_path, shape, instance_type):
@@ -27,6 +33,8 @@ def healthy_p5():
         "neuron_devices": 0,
         "manifest": {"components": {"nvidia_driver": {"version": "580.126.20"}, "cuda_default": "12.8"}},
         "torch": "2.13.0+cu128",
+        "efa_installer": "1.42.0",
+        "nccl": "2.27.7-1+cuda12.9",
     }
 
 
@@ -47,6 +55,8 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
         "Neuron devices": "not judged",
         "image manifest": "pass",
         "PyTorch": "pass",
+        "EFA installer": "pass",
+        "NCCL": "pass",
         "DCGM diagnostics": "not judged",
     }
 
@@ -67,6 +77,8 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
             "nvidia_driver 570.1 (declared 580.126.20)",
         ),
         ({"dcgm_rc": 226, "dcgm_summary": "Fail - PCIe"}, "DCGM diagnostics", "exit 226"),
+        ({"efa_installer": "1.41.0"}, "EFA installer", "1.41.0 installed, declared 1.42.0"),
+        ({"nccl": "2.28.9-1+cuda12.9"}, "NCCL", "2.28.9-1+cuda12.9 installed, declared 2.27.7-1+cuda12.9"),
     ],
 )
 def test_each_broken_reading_fails_its_check_alone(tmp_path, change, failed, detail):
@@ -121,3 +133,10 @@ def test_nvidia_smi_rows():
     assert rows == [
         {"index": 0, "name": "NVIDIA H100 80GB HBM3", "driver_version": "580.126.20", "bus_id": "00000000:53:00.0"}
     ]
+
+
+def test_components_not_installed_are_not_judged(tmp_path):
+    checks = health.node_checks(node(tmp_path, "cpu", "c6i.2xlarge"), {"neuron_devices": 0}, DECLARED)
+    by_name = {c["name"]: c for c in checks}
+    assert by_name["EFA installer"]["status"] == "not judged"
+    assert by_name["NCCL"]["detail"] == "not installed"
