@@ -46,6 +46,8 @@ def testbed():
     env.update(
         AWSOME_EFA_SHA256=standins["versions_efa"]["sha256"][standins["versions_efa"]["version"]],
         AWSOME_NCCL_TESTS_SHA256=standins["versions_nccl_tests"]["sha256"],
+        AWSOME_GDRCOPY_SHA256=standins["versions_gdrcopy"]["sha256"],
+        AWSOME_OFI_SHA512=standins["versions_aws_ofi_nccl"]["sha512"],
         AWSOME_TAMPERED_EFA_SHA256=hashlib.sha256(
             (
                 Path(cache)

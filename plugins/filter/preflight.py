@@ -128,16 +128,36 @@ def efa_bundles_as_released(version_set, node):
     version, plugin = efa.get("version"), efa.get("aws_ofi_nccl")
     if not version:
         return []
-    if compat.older(version, compat.EFA_FIRST_WITH_OFI):
-        return [
-            f"EFA installer {version} bundles no aws-ofi-nccl (the first that does is {compat.EFA_FIRST_WITH_OFI})."
-        ]
     known = compat.EFA_BUNDLED_OFI.get(str(version))
     if known and plugin and str(plugin) != known:
         return [
             f"versions_efa.bundles names aws-ofi-nccl {plugin}, but EFA installer {version} bundles {known} "
             "(EFA changelog)."
         ]
+    return []
+
+
+def plugin_source(version_set, node):
+    """The plugin comes from an installer that bundles one, or from a checked source release."""
+    plugin = version_set.get("aws_ofi_nccl")
+    if not plugin:
+        return []
+    install = plugin.get("install")
+    efa = (version_set.get("efa") or {}).get("version")
+    if install == "bundled" and efa and compat.older(efa, compat.EFA_FIRST_WITH_OFI):
+        return [
+            f"EFA installer {efa} bundles no aws-ofi-nccl (the first that does is {compat.EFA_FIRST_WITH_OFI}): "
+            "set versions_aws_ofi_nccl.install to source."
+        ]
+    if install == "source":
+        problems = []
+        if not re.fullmatch(r"\d+\.\d+\.\d+", str(plugin.get("version", ""))):
+            problems.append(f"aws-ofi-nccl version '{plugin.get('version')}' is not an exact release such as 1.21.1.")
+        if not re.fullmatch(r"[0-9a-f]{128}", str(plugin.get("sha512", ""))):
+            problems.append("versions_aws_ofi_nccl.sha512 is not a sha512 (128 hex digits) of the source tarball.")
+        return problems
+    if install != "bundled":
+        return [f"versions_aws_ofi_nccl.install is '{install}'; it is bundled or source."]
     return []
 
 
@@ -190,6 +210,7 @@ RULES = (
     generation_limits,
     efa_pinned,
     efa_bundles_as_released,
+    plugin_source,
     nccl_fits,
     network_floor,
 )

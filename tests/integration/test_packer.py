@@ -36,6 +36,7 @@ def expected_labels():
         "ml_cluster.efa": DEFAULTS["versions_efa"]["version"],
         "ml_cluster.aws_ofi_nccl": DEFAULTS["versions_efa"]["bundles"]["aws_ofi_nccl"],
         "ml_cluster.nccl": "{version}+cuda{cuda}".format(**DEFAULTS["versions_nccl"]),
+        "ml_cluster.gdrcopy": DEFAULTS["versions_gdrcopy"]["version"],
         "ml_cluster.nccl_tests": DEFAULTS["versions_nccl_tests"]["version"],
     }
 

@@ -1,7 +1,8 @@
 """The real-kernel tier: the nvidia_driver role's kernel path in a QEMU VM (software emulation here,
 about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
 load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
-modules load again by themselves."""
+modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
+loads, then and after the reboot."""
 
 import os
 import socket
@@ -102,6 +103,15 @@ def test_modules_loaded_with_the_open_flavour(vm, converged):
 
 
 @pytest.mark.integration
+def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, converged):
+    kernel = on_vm(vm, "uname -r").strip()
+    assert f"gdrdrv/2.5.1, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m gdrdrv")
+    assert f"NVIDIA_SRC_DIR=/usr/src/nvidia-{DRIVER}/nvidia" in on_vm(vm, "cat /usr/src/gdrdrv-2.5.1/dkms.conf")
+    assert "gdrdrv" in on_vm(vm, "lsmod | cut -d' ' -f1").split()
+    assert on_vm(vm, "modinfo -F version gdrdrv").strip() == "2.5.1"
+
+
+@pytest.mark.integration
 def test_nouveau_blacklisted_inside_the_rebuilt_initramfs(vm, converged):
     listing = on_vm(vm, "lsinitramfs /boot/initrd.img-$(uname -r)")
     assert "etc/modprobe.d/blacklist-nouveau.conf" in listing
@@ -148,7 +158,7 @@ def reboot(vm, timeout=300):
 def test_modules_load_again_after_a_reboot(testbed, vm, converged):
     reboot(vm)
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
-    assert {"nvidia", "nvidia_uvm"} <= set(modules)
+    assert {"nvidia", "nvidia_uvm", "gdrdrv"} <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
 
 

@@ -34,10 +34,12 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr pyxis efa nccl_tests
+  local fpr pyxis efa nccl_tests gdrcopy ofi
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
   pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
   efa=$(sha256sum "$MIRROR_ROOT/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz" | cut -d' ' -f1)
+  gdrcopy=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/gdrcopy/archive/refs/tags/v2.5.1.tar.gz" | cut -d' ' -f1)
+  ofi=$(sha512sum "$MIRROR_ROOT/github.com/aws/aws-ofi-nccl/releases/download/v1.21.1/aws-ofi-nccl-1.21.1.tar.gz" | cut -d' ' -f1)
   nccl_tests=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz" | cut -d' ' -f1)
   cat >"$AWSOME_CACHE/mirror-versions.yml" <<YAML
 # Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories, and its
@@ -57,6 +59,15 @@ versions_efa:
   sha256: {"1.42.0": "$efa"}
   key: {file: aws-efa-installer.key, fingerprint: $fpr}
   bundles: {libfabric: "2.1.0amzn3.0", aws_ofi_nccl: "1.15.0"}
+versions_aws_ofi_nccl:
+  install: bundled
+  version: "1.21.1"
+  sha512: "$ofi"
+  path: github.com/aws/aws-ofi-nccl/releases/download
+versions_gdrcopy:
+  version: "2.5.1"
+  sha256: "$gdrcopy"
+  path: github.com/NVIDIA/gdrcopy/archive/refs/tags
 versions_nccl_tests:
   version: "2.17.6"
   sha256: "$nccl_tests"

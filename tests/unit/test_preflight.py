@@ -126,7 +126,24 @@ def test_the_bundled_plugin_must_be_the_releases():
 
 def test_installers_before_1_38_bundle_no_plugin():
     problems = version_conflicts(network_set(efa="1.36.0", plugin="1.13.2"), {})
-    assert problems == ["EFA installer 1.36.0 bundles no aws-ofi-nccl (the first that does is 1.38.0)."]
+    assert problems == [
+        "EFA installer 1.36.0 bundles no aws-ofi-nccl (the first that does is 1.38.0): "
+        "set versions_aws_ofi_nccl.install to source."
+    ]
+    source = network_set(efa="1.36.0") | {
+        "aws_ofi_nccl": {"version": "1.21.1", "install": "source", "sha512": "f" * 128}
+    }
+    assert version_conflicts(source, {}) == []
+
+
+def test_a_source_plugin_needs_an_exact_release_and_its_sha512():
+    source = network_set() | {"aws_ofi_nccl": {"version": "1.21", "install": "source", "sha512": "abc"}}
+    assert version_conflicts(source, {}) == [
+        "aws-ofi-nccl version '1.21' is not an exact release such as 1.21.1.",
+        "versions_aws_ofi_nccl.sha512 is not a sha512 (128 hex digits) of the source tarball.",
+    ]
+    odd = network_set() | {"aws_ofi_nccl": {"version": "1.21.1", "install": "pip"}}
+    assert version_conflicts(odd, {}) == ["versions_aws_ofi_nccl.install is 'pip'; it is bundled or source."]
 
 
 def test_nccl_must_be_an_exact_package_version():

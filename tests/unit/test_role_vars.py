@@ -267,6 +267,7 @@ def test_the_bundled_plugin_is_looked_for_where_its_release_puts_it(plugin, os_f
     efa = {"version": "1.42.0", "path": "p", "sha256": {}, "key": {}, "bundles": bundles}
     templar = role_vars(
         "versions/defaults/main.yml",
+        "versions/vars/main.yml",
         "aws_ofi_nccl/defaults/main.yml",
         "aws_ofi_nccl/vars/main.yml",
         ansible_facts=os_facts,
@@ -274,6 +275,35 @@ def test_the_bundled_plugin_is_looked_for_where_its_release_puts_it(plugin, os_f
     )
     assert render(templar, "_aws_ofi_nccl_libdir") == libdir
     assert render(templar, "_aws_ofi_nccl_library") == library
+    assert render(templar, "_aws_ofi_nccl_ld_conf") == "/etc/ld.so.conf.d/100_ofinccl.conf"
+    assert render(templar, "_aws_ofi_nccl_env") == {}
+
+
+def test_a_source_plugin_has_its_own_prefix_registration_and_env():
+    source = {
+        "install": "source",
+        "version": "1.21.1",
+        "sha512": "f" * 128,
+        "path": "github.com/aws/aws-ofi-nccl/releases/download",
+    }
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "versions/vars/main.yml",
+        "aws_ofi_nccl/defaults/main.yml",
+        "aws_ofi_nccl/vars/main.yml",
+        ansible_facts=facts("Ubuntu", "22.04", "Debian"),
+        versions_aws_ofi_nccl=source,
+        aws_ofi_nccl_environment={"NCCL_SOCKET_IFNAME": "^lo,docker"},
+    )
+    assert render(templar, "_aws_ofi_nccl_libdir") == "/opt/aws-ofi-nccl/lib"
+    assert render(templar, "_aws_ofi_nccl_ld_conf") == "/etc/ld.so.conf.d/000_aws-ofi-nccl.conf"
+    assert render(templar, "_aws_ofi_nccl_env") == {
+        "NCCL_SOCKET_IFNAME": "^lo,docker",
+        "NCCL_NET_PLUGIN": "/opt/aws-ofi-nccl/lib/libnccl-net-ofi.so",
+    }
+    assert render(templar, "_aws_ofi_nccl_url") == (
+        "https://github.com/aws/aws-ofi-nccl/releases/download/v1.21.1/aws-ofi-nccl-1.21.1.tar.gz"
+    )
 
 
 def test_nccl_package_specs_pin_the_cuda_build():
@@ -301,3 +331,48 @@ def test_nccl_tests_make_arguments():
     assert render(templar, "_nccl_tests_url") == (
         "https://github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz"
     )
+
+
+@pytest.mark.parametrize(
+    ("os_facts", "release", "source_or_baseurl", "packages"),
+    [
+        (
+            facts("Ubuntu", "22.04", "Debian"),
+            "jammy",
+            "deb [signed-by=/usr/share/keyrings/fsx-ubuntu-public-key.gpg] "
+            "https://fsx-lustre-client-repo.s3.amazonaws.com/ubuntu jammy main",
+            ["lustre-client-modules-6.1.0-28-cloud-amd64"],
+        ),
+        (
+            facts("Ubuntu", "24.04", "Debian"),
+            "noble",
+            "deb [signed-by=/usr/share/keyrings/fsx-ubuntu-public-key.gpg] "
+            "https://fsx-lustre-client-repo.s3.amazonaws.com/ubuntu noble main",
+            ["lustre-client-modules-6.1.0-28-cloud-amd64"],
+        ),
+        (
+            facts("RedHat", "9.4", "RedHat"),
+            "",
+            "https://fsx-lustre-client-repo.s3.amazonaws.com/el/9/$basearch",
+            ["kmod-lustre-client", "lustre-client"],
+        ),
+        (facts("Amazon", "2023", "RedHat"), "", None, ["lustre-client"]),
+    ],
+)
+def test_lustre_client_repositories_and_packages(os_facts, release, source_or_baseurl, packages):
+    family = os_facts["os_family"]
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "lustre_client/defaults/main.yml",
+        "lustre_client/vars/main.yml",
+        f"lustre_client/vars/{family}.yml",
+        ansible_facts={**os_facts, "distribution_release": release, "ml_node": {"container": False}},
+    )
+    assert render(templar, "_lustre_client_packages") == packages
+    if family == "Debian":
+        assert render(templar, "_lustre_client_source") == source_or_baseurl
+    elif source_or_baseurl:
+        assert render(templar, "_lustre_client_baseurl") == source_or_baseurl
+    else:
+        assert render(templar, "_lustre_client_repo_key_needed | bool") is False  # AL2023 ships the client
+    assert render(templar, "_lustre_client_os in _lustre_client_supported") is True

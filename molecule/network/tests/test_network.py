@@ -1,4 +1,7 @@
-"""Verify the network stack's real effects on the p5-like node (testinfra, via molecule)."""
+"""Verify the network stack's real effects (testinfra, via molecule) on the p5-like node, which uses the
+plugin the EFA installer bundles, and the g6e-like node, which builds aws-ofi-nccl from source."""
+
+import pytest
 
 NCCL = "2.27.7-1+cuda12.9"
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "alltoall", "broadcast", "reduce", "sendrecv")
@@ -50,18 +53,43 @@ def test_nccl_is_the_pinned_build_and_held(host):
     assert "2.28.9-1+cuda12.9" in host.check_output("apt-cache madison libnccl2")
 
 
-def test_nccl_and_the_plugin_are_found_through_the_loader_not_a_preload(host):
+@pytest.fixture
+def source_build(host):
+    return host.backend.get_hostname() == "network-g6e"
+
+
+BUNDLED = "/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu"
+SOURCE = "/opt/aws-ofi-nccl/lib"
+
+
+def test_nccl_and_the_plugin_are_found_through_the_loader_not_a_preload(host, source_build):
     cache = host.check_output("ldconfig -p")
     assert "libnccl.so.2 " in cache
-    assert "libnccl-net-ofi.so (libc6,x86-64) => /opt/amazon/ofi-nccl/lib/x86_64-linux-gnu/libnccl-net-ofi.so" in cache
+    plugins = [line.split("=>")[1].strip() for line in cache.splitlines() if "libnccl-net-ofi.so " in line]
+    # the source build is registered ahead of the installer's, so the loader finds it first
+    assert plugins[0] == f"{SOURCE if source_build else BUNDLED}/libnccl-net-ofi.so"
     preload = host.file("/etc/ld.so.preload")
     assert not preload.exists or "nccl" not in preload.content_string
-    registered = host.file("/etc/ld.so.conf.d/100_ofinccl.conf").content_string
-    assert registered == "/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu\n"
+    assert host.file("/etc/ld.so.conf.d/100_ofinccl.conf").content_string == f"{BUNDLED}\n"
+    if source_build:
+        assert host.file("/etc/ld.so.conf.d/000_aws-ofi-nccl.conf").content_string == f"{SOURCE}\n"
 
 
-def test_no_nccl_environment_is_forced(host):
-    assert not host.file("/etc/ml_cluster/env.d/aws-ofi-nccl.sh").exists
+def test_the_source_build_was_configured_against_the_stack(host, source_build):
+    if not source_build:
+        assert not host.file(SOURCE).exists
+        return
+    stamp = host.check_output("cat /usr/local/src/aws-ofi-nccl-1.21.1/.built-*")
+    assert "--with-libfabric=/opt/amazon/efa --with-cuda=/usr/local/cuda --enable-platform-aws" in stamp
+    assert host.file(f"{SOURCE}/libnccl-net.so").linked_to == f"{SOURCE}/libnccl-net-ofi.so"
+
+
+def test_the_nccl_environment_is_only_what_is_needed(host, source_build):
+    env = host.file("/etc/ml_cluster/env.d/aws-ofi-nccl.sh")
+    if source_build:
+        assert "export NCCL_NET_PLUGIN=/opt/aws-ofi-nccl/lib/libnccl-net-ofi.so" in env.content_string
+    else:
+        assert not env.exists
 
 
 def test_nccl_tests_were_built_with_mpi_against_the_stack(host):
@@ -76,3 +104,25 @@ def test_the_built_binaries_print_nccl_tests_output(host):
     out = host.check_output("/opt/nccl-tests/build/all_reduce_perf -b 1M -e 16M -f 2 -g 1")
     assert "# Collective test starting: all_reduce_perf" in out
     assert "# Avg bus bandwidth" in out
+
+
+def test_gdrcopy_library_and_tests_are_installed_and_found(host):
+    assert "libgdrapi.so.2 (libc6,x86-64) => /opt/gdrcopy/lib/libgdrapi.so.2" in host.check_output("ldconfig -p")
+    assert host.file("/opt/gdrcopy/include/gdrapi.h").exists
+    assert host.file("/opt/gdrcopy/bin/gdrcopy_sanity").is_file
+
+
+def test_gdrcopy_kernel_module_is_left_to_real_kernels(host):
+    # no DKMS in a container: the VM tier builds and loads gdrdrv
+    assert not host.file("/usr/src/gdrdrv-2.5.1").exists
+    assert not host.file("/etc/modules-load.d/gdrdrv.conf").exists
+
+
+def test_lustre_mount_is_in_fstab_but_not_mounted_in_a_container(host):
+    fstab = host.file("/etc/fstab").content_string
+    assert (
+        "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com@tcp:/abcdefgh /fsx lustre "
+        "relatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network.service 0 0"
+    ) in fstab
+    assert host.file("/fsx").is_directory
+    assert not host.mount_point("/fsx").exists

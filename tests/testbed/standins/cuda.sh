@@ -48,6 +48,8 @@ BUILT_MODULE_NAME[1]="nvidia-uvm"
 DEST_MODULE_LOCATION[1]="/updates/dkms"
 CONF
   echo 'obj-m := nvidia.o nvidia-uvm.o' >"$src/Kbuild"
+  # the header GDRCopy's gdrdrv builds against (NVIDIA_SRC_DIR=/usr/src/nvidia-<v>/nvidia)
+  mkdir -p "$src/nvidia" && echo "/* test bed stand-in for nv-p2p.h ($v) */" >"$src/nvidia/nv-p2p.h"
   for mod in nvidia nvidia-uvm; do
     cat >"$src/$mod.c" <<C
 #include <linux/module.h>
@@ -140,6 +142,8 @@ toolkit() {
   p=$(payload "cuda-$version")
   script "$p/usr/local/cuda-$mm/bin/nvcc" "case \"\$1\" in --version|-V) printf 'nvcc: NVIDIA (R) Cuda compiler driver\\nCuda compilation tools, release $mm, V$nvcc_version\\n';; *) echo 'nvcc: stand-in, compiles nothing' >&2; exit 1;; esac"
   printf '{"cuda": {"name": "CUDA SDK", "version": "%s"}}\n' "$version" >"$p/usr/local/cuda-$mm/version.json"
+  mkdir -p "$p/usr/local/cuda-$mm/include"
+  printf '/* test bed stand-in for cuda.h */\n#define CUDA_VERSION %s\n' "${mm/./}0" >"$p/usr/local/cuda-$mm/include/cuda.h"
   mkdir -p "$p/DEBIAN"
   # As NVIDIA's config packages do: register the toolkit as an alternative, priority rising with version.
   local prio=${mm/./}
