@@ -195,6 +195,35 @@ def test_nccl_tests_path_is_judged_against_the_expected_table(demo, nccl_tests_s
 
 
 @pytest.mark.integration
+def test_without_slurm_nccl_tests_run_through_mpirun_over_a_hostfile(demo, nccl_tests_standin):
+    # Debian's real Open MPI on the first compute node; sbatch looked for where it is not: no Slurm
+    apt = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "openmpi-bin"]
+    run(["docker", "exec", "-e", "DEBIAN_FRONTEND=noninteractive", "ml-c1", *apt])
+    result = playbook(
+        demo,
+        "benchmark_nccl.yml",
+        "-e",
+        "benchmark_slurm_bin_dir=/nonexistent",
+        "-e",
+        "benchmark_nodes=1",
+        "-e",
+        "benchmark_nccl_max_bytes=1073741824",
+        "-e",
+        '{"benchmark_nccl_collectives": ["all_reduce"], "benchmark_env": {"STANDIN_PEAK_BUSBW": "480"}}',
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    report = json.loads(
+        Path(re.search(r"report (\S+nccl-direct-\S+)\.md", result.stdout).group(1) + ".json").read_text()
+    )
+    assert report["title"].startswith("Collectives (nccl-tests, mpirun) on 1 x")
+    job = re.search(r"nccl-(direct-\d{8}T\d{6})", report["title"] + result.stdout).group(1)
+    hostfile = run(["docker", "exec", "ml-c1", "cat", f"/fsx/results/nccl-{job}.hosts"]).stdout
+    assert hostfile == "ml-c1 slots=64\n"
+    output = run(["docker", "exec", "ml-c1", "cat", f"/fsx/results/nccl-{job}.out"]).stdout
+    assert "# Collective test starting: all_reduce_perf" in output
+
+
+@pytest.mark.integration
 def test_pyxis_is_built_against_slurm_and_loaded_by_srun_and_slurmd(demo):
     conf = run(["docker", "exec", "ml-c1", "cat", "/etc/slurm/plugstack.conf.d/pyxis.conf"]).stdout
     assert "required /usr/local/lib/slurm/spank_pyxis.so runtime_path=/run/pyxis" in conf
