@@ -2,7 +2,7 @@
 about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
 load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
 modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
-loads, then and after the reboot."""
+loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1)."""
 
 import os
 import socket
@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 VM = str(ROOT / "tests" / "testbed" / "vm.sh")
 NAME = "kernel-vm"
 DRIVER = "580.126.20"
+# GDRCopy's DKMS module adds about 7 minutes under emulation (1206 s for the tier with it, 763 s
+# without, measured on 2 cores), past the tier's 15-minute CI budget: opt in with AWSOME_VM_GDRCOPY=1.
+GDRCOPY = os.environ.get("AWSOME_VM_GDRCOPY") == "1"
 
 
 def free_port():
@@ -73,6 +76,8 @@ def converge(testbed, vm, *extra, check=True):
         f"versions_mirror_base={testbed['AWSOME_MIRROR_URL']}",
         "-e",
         "versions_sysfs_root=/srv/fixture/sys",
+        "-e",
+        f"vm_gdrcopy={GDRCOPY}",
     ]
     env = dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False")
     return run([*playbook, *variables, *extra], env=env, cwd=ROOT, check=check)
@@ -103,6 +108,9 @@ def test_modules_loaded_with_the_open_flavour(vm, converged):
 
 
 @pytest.mark.integration
+@pytest.mark.skipif(
+    not GDRCOPY, reason="about 7 minutes under emulation, past the VM tier's budget: AWSOME_VM_GDRCOPY=1"
+)
 def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, converged):
     kernel = on_vm(vm, "uname -r").strip()
     assert f"gdrdrv/2.5.1, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m gdrdrv")
@@ -158,7 +166,7 @@ def reboot(vm, timeout=300):
 def test_modules_load_again_after_a_reboot(testbed, vm, converged):
     reboot(vm)
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
-    assert {"nvidia", "nvidia_uvm", "gdrdrv"} <= set(modules)
+    assert {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
 
 

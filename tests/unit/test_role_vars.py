@@ -376,3 +376,21 @@ def test_lustre_client_repositories_and_packages(os_facts, release, source_or_ba
     else:
         assert render(templar, "_lustre_client_repo_key_needed | bool") is False  # AL2023 ships the client
     assert render(templar, "_lustre_client_os in _lustre_client_supported") is True
+
+
+@pytest.mark.parametrize(("container", "dkms"), [(False, True), (True, False)])
+def test_gdrcopy_builds_its_kernel_module_only_on_a_kernel(container, dkms):
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "gdrcopy/defaults/main.yml",
+        "gdrcopy/vars/main.yml",
+        "gdrcopy/vars/Debian.yml",
+        ansible_facts={**facts("Debian", "12", "Debian"), "ml_node": {"container": container, "gpu_count": 8}},
+    )
+    packages = render(templar, "_gdrcopy_packages")
+    assert ("dkms" in packages) is dkms
+    assert ("linux-headers-6.1.0-28-cloud-amd64" in packages) is dkms
+    assert render(templar, "_gdrcopy_load | bool") is dkms
+    assert render(templar, "_gdrcopy_nvidia_src_dir") == "/usr/src/nvidia-580.126.20/nvidia"
+    assert render(templar, "_gdrcopy_url") == "https://github.com/NVIDIA/gdrcopy/archive/refs/tags/v2.5.1.tar.gz"
+    assert render(templar, "_gdrcopy_targets") == ["lib", "lib_install", "exes", "exes_install"]

@@ -73,11 +73,11 @@ static void __exit gdrdrv_exit(void) { }
 module_init(gdrdrv_init);
 module_exit(gdrdrv_exit);
 C
+# kbuild reads Kbuild; DKMS calls the Makefile (and passes KERNELRELEASE, so the Makefile must not
+# switch on it)
+echo 'obj-m := gdrdrv.o' >"$src/src/gdrdrv/Kbuild"
 cat >"$src/src/gdrdrv/Makefile" <<'MAKE'
 # Test bed stand-in for gdrdrv's Makefile: KVER and NVIDIA_SRC_DIR as the real one takes them.
-ifneq ($(KERNELRELEASE),)
-obj-m := gdrdrv.o
-else
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 NVIDIA_SRC_DIR ?= $(shell find /usr/src -maxdepth 3 -name nv-p2p.h -printf '%h' -quit)
@@ -86,6 +86,5 @@ all:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-endif
 MAKE
 tar -C "$work" --owner=0 --group=0 --mtime=@0 -czf "$out/v$version.tar.gz" "gdrcopy-$version"
