@@ -140,6 +140,7 @@ def installed_checks(observed, declared):
     wanted = {
         "EFA installer": ("efa_installer", (declared.get("efa") or {}).get("version")),
         "NCCL": ("nccl", _nccl_package(declared.get("nccl"))),
+        "Enroot": ("enroot", (declared.get("enroot") or {}).get("version")),
     }
     for name, (key, want) in wanted.items():
         have = observed.get(key)

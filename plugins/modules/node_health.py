@@ -114,7 +114,7 @@ def network(module, observed, plugin_dirs):
 
 
 def installed(module, observed):
-    """The EFA installer's release (its own record) and NCCL's package version, where installed."""
+    """The EFA installer's release (its own record), NCCL's and Enroot's package versions, where installed."""
     try:
         with open(EFA_RECORD, encoding="utf-8") as f:
             match = re.search(r"^# EFA installer version: (\S+)", f.read(), re.M)
@@ -125,6 +125,12 @@ def installed(module, observed):
     if query is None:
         query = run(module, ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "libnccl"])
     observed["nccl"] = query[1].strip() if query and query[0] == 0 and query[1].strip() else None
+    # the package's upstream version (4.2.1-1 -> 4.2.1); running enroot would create its directories
+    query = run(module, ["dpkg-query", "-W", "-f=${Version}", "enroot"])
+    if query is None:
+        query = run(module, ["rpm", "-q", "--qf", "%{VERSION}", "enroot"])
+    have = query[1].strip() if query and query[0] == 0 else ""
+    observed["enroot"] = have.rsplit("-", 1)[0] if "-" in have else have or None
 
 
 def software(module, observed, params):

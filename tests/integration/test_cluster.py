@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import run
 
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ["-i", str(ROOT / "inventories" / "local")]
 STANDIN = ROOT / "tests" / "testbed" / "standins" / "nccl-tests" / "perf.py"
 COMPUTE = ("ml-c1", "ml-c2")
+DEFAULTS = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +235,53 @@ def test_pyxis_is_built_against_slurm_and_loaded_by_srun_and_slurmd(demo):
     assert "--container-image" in run(["docker", "exec", "ml-head", "srun", "--help"]).stdout
     job = run(["docker", "exec", "ml-head", "srun", "-N2", "--container-image=ubuntu", "hostname"])
     assert sorted(job.stdout.split()) == ["ml-c1", "ml-c2"]
+
+
+@pytest.mark.integration
+def test_enroot_gives_each_user_their_own_paths_and_slurm_hooks(demo):
+    # an unprivileged user's enroot resolves the role's drop-in and creates its directories as that user
+    info = run(["docker", "exec", "ml-c1", "runuser", "-u", "nobody", "--", "enroot", "info"]).stdout
+    for line in (
+        "ENROOT_RUNTIME_PATH=/run/enroot/runtime/user-65534",
+        "ENROOT_DATA_PATH=/run/enroot/data/user-65534",
+        "ENROOT_CACHE_PATH=/fsx/enroot/cache/user-65534",
+        "ENROOT_SQUASH_OPTIONS=-noI -noD -noF -noX -no-duplicates",
+        "ENROOT_ROOTFS_WRITABLE=yes",
+    ):
+        assert f"  {line}" in info.splitlines()
+    owners = run(
+        [
+            "docker",
+            "exec",
+            "ml-c1",
+            "stat",
+            "-c",
+            "%U %a %n",
+            "/run/enroot/runtime",
+            "/run/enroot/runtime/user-65534",
+            "/fsx/enroot/cache/user-65534",
+        ]
+    ).stdout.splitlines()
+    assert owners[0] == "root 1777 /run/enroot/runtime"
+    assert owners[1].startswith("nobody ") and owners[2].startswith("nobody ")
+    # boot recreates the parents under /run; the Slurm hooks are enabled; the release is held
+    tmpfiles = run(["docker", "exec", "ml-c1", "cat", "/etc/tmpfiles.d/enroot.conf"]).stdout
+    assert "d /run/enroot/runtime 1777 root root -" in tmpfiles
+    hooks = run(
+        [
+            "docker",
+            "exec",
+            "ml-c1",
+            "readlink",
+            "/etc/enroot/hooks.d/50-slurm-pmi.sh",
+            "/etc/enroot/hooks.d/50-slurm-pytorch.sh",
+        ]
+    ).stdout.split()
+    assert hooks == ["/usr/share/enroot/hooks.d/50-slurm-pmi.sh", "/usr/share/enroot/hooks.d/50-slurm-pytorch.sh"]
+    held = run(["docker", "exec", "ml-c1", "apt-mark", "showhold"]).stdout.split()
+    assert {"enroot", "enroot+caps"} <= set(held)
+    caps = run(["docker", "exec", "ml-c1", "getcap", "/usr/bin/enroot-mksquashovlfs"]).stdout
+    assert "cap_sys_admin" in caps
+    # every node Slurm runs jobs on has the version set's release
+    job = run(["docker", "exec", "ml-head", "srun", "-N2", "enroot", "version"])
+    assert job.stdout.split() == [DEFAULTS["versions_enroot"]["version"]] * 2

@@ -34,14 +34,17 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr pyxis efa nccl_tests gdrcopy ofi
+  local fpr pyxis efa nccl_tests gdrcopy ofi enroot enroot_caps
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
   pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
   efa=$(sha256sum "$MIRROR_ROOT/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz" | cut -d' ' -f1)
   gdrcopy=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/gdrcopy/archive/refs/tags/v2.5.1.tar.gz" | cut -d' ' -f1)
   ofi=$(sha512sum "$MIRROR_ROOT/github.com/aws/aws-ofi-nccl/releases/download/v1.21.1/aws-ofi-nccl-1.21.1.tar.gz" | cut -d' ' -f1)
+  enroot=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot_4.2.1-1_amd64.deb" | cut -d' ' -f1)
+  enroot_caps=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot+caps_4.2.1-1_amd64.deb" | cut -d' ' -f1)
   nccl_tests=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz" | cut -d' ' -f1)
-  cat >"$AWSOME_CACHE/mirror-versions.yml" <<YAML
+  # written beside, then moved: tests running at the same time read it whole or not at all
+  cat >"$AWSOME_CACHE/.mirror-versions.yml.$$" <<YAML
 # Written by tests/testbed/mirror.sh: the test bed's mirror signs its stand-in repositories, and its
 # stand-in source releases have checksums of their own.
 versions_cuda_repository:
@@ -53,6 +56,10 @@ versions_pyxis:
   version: "0.24.0"
   sha256: "$pyxis"
   path: github.com/NVIDIA/pyxis/archive/refs/tags
+versions_enroot:
+  version: "4.2.1"
+  path: github.com/NVIDIA/enroot/releases/download
+  sha256: {enroot_4.2.1-1_amd64.deb: "$enroot", enroot+caps_4.2.1-1_amd64.deb: "$enroot_caps"}
 versions_efa:
   version: "1.42.0"
   path: efa-installer.amazonaws.com
@@ -73,6 +80,7 @@ versions_nccl_tests:
   sha256: "$nccl_tests"
   path: github.com/NVIDIA/nccl-tests/archive/refs/tags
 YAML
+  mv "$AWSOME_CACHE/.mirror-versions.yml.$$" "$AWSOME_CACHE/mirror-versions.yml"
 }
 
 # A rebuilt stand-in keeps its name and version, which a real vendor never republishes with other

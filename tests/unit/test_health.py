@@ -12,6 +12,7 @@ DECLARED = {
     "cuda_default": "12.8",
     "efa": {"version": "1.42.0"},
     "nccl": {"version": "2.27.7-1", "cuda": "12.9"},
+    "enroot": {"version": "4.2.1"},
 }
 
 
@@ -35,6 +36,7 @@ def healthy_p5():
         "torch": "2.13.0+cu128",
         "efa_installer": "1.42.0",
         "nccl": "2.27.7-1+cuda12.9",
+        "enroot": "4.2.1",
     }
 
 
@@ -57,6 +59,7 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
         "PyTorch": "pass",
         "EFA installer": "pass",
         "NCCL": "pass",
+        "Enroot": "pass",
         "DCGM diagnostics": "not judged",
     }
 
@@ -79,6 +82,7 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
         ({"dcgm_rc": 226, "dcgm_summary": "Fail - PCIe"}, "DCGM diagnostics", "exit 226"),
         ({"efa_installer": "1.41.0"}, "EFA installer", "1.41.0 installed, declared 1.42.0"),
         ({"nccl": "2.28.9-1+cuda12.9"}, "NCCL", "2.28.9-1+cuda12.9 installed, declared 2.27.7-1+cuda12.9"),
+        ({"enroot": "4.1.2"}, "Enroot", "4.1.2 installed, declared 4.2.1"),
     ],
 )
 def test_each_broken_reading_fails_its_check_alone(tmp_path, change, failed, detail):
@@ -140,3 +144,4 @@ def test_components_not_installed_are_not_judged(tmp_path):
     by_name = {c["name"]: c for c in checks}
     assert by_name["EFA installer"]["status"] == "not judged"
     assert by_name["NCCL"]["detail"] == "not installed"
+    assert by_name["Enroot"]["status"] == "not judged"

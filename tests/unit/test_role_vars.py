@@ -394,3 +394,80 @@ def test_gdrcopy_builds_its_kernel_module_only_on_a_kernel(container, dkms):
     assert render(templar, "_gdrcopy_nvidia_src_dir") == "/usr/src/nvidia-580.126.20/nvidia"
     assert render(templar, "_gdrcopy_url") == "https://github.com/NVIDIA/gdrcopy/archive/refs/tags/v2.5.1.tar.gz"
     assert render(templar, "_gdrcopy_targets") == ["lib", "lib_install", "exes", "exes_install"]
+
+
+def enroot_vars(arch="x86_64", **options):
+    return role_vars(
+        "versions/defaults/main.yml",
+        "enroot/defaults/main.yml",
+        "enroot/vars/main.yml",
+        "enroot/vars/Debian.yml",
+        ansible_facts=facts("Ubuntu", "24.04", "Debian", arch),
+        **options,
+    )
+
+
+def test_enroot_downloads_the_release_files_by_debian_architecture():
+    templar = enroot_vars(versions_mirror_base="http://172.17.0.1:8089/")
+    assert render(templar, "_enroot_files") == ["enroot_4.2.1-1_amd64.deb", "enroot+caps_4.2.1-1_amd64.deb"]
+    assert render(templar, "_enroot_url ~ '/' ~ (_enroot_files[1] | urlencode)") == (
+        "http://172.17.0.1:8089/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot%2Bcaps_4.2.1-1_amd64.deb"
+    )
+    assert render(templar, "_enroot_unpinned") == []
+    # the version set pins no arm64 file yet: the preflight names the one this node would fetch
+    arm = enroot_vars("aarch64", enroot_caps=False)
+    assert render(arm, "_enroot_unpinned") == ["enroot_4.2.1-1_arm64.deb"]
+
+
+def test_enroot_settings_give_each_user_own_paths_and_take_overrides():
+    settings = render(enroot_vars(enroot_settings={"ENROOT_ROOTFS_WRITABLE": "no"}), "_enroot_settings")
+    assert settings["ENROOT_RUNTIME_PATH"] == "/run/enroot/runtime/user-$(id -u)"
+    assert settings["ENROOT_CACHE_PATH"] == "/fsx/enroot/cache/user-$(id -u)"
+    assert settings["ENROOT_ROOTFS_WRITABLE"] == "no"
+    local = render(enroot_vars(enroot_shared_root="", enroot_local_root="/opt/dlami/nvme/enroot"), "_enroot_settings")
+    assert local["ENROOT_CACHE_PATH"] == "/var/enroot/cache/user-$(id -u)"
+    assert local["ENROOT_DATA_PATH"] == "/opt/dlami/nvme/enroot/data/user-$(id -u)"
+    bad = enroot_vars(enroot_settings={"ENROOT_DATA_PATH": "/x", "DATA": "/y"}, enroot_hooks=["../evil.sh"])
+    assert render(bad, "_enroot_bad_settings") == ["DATA"]
+    assert render(bad, "_enroot_bad_hooks") == ["../evil.sh"]
+
+
+def neuron_vars(**options):
+    node = {
+        **facts("Ubuntu", "22.04", "Debian"),
+        "distribution_release": "jammy",
+        "python": {"version": {"major": 3, "minor": 10}},
+        "ml_node": {"container": False, "neuron_count": 16},
+    }
+    return role_vars(
+        "versions/defaults/main.yml", "neuron/defaults/main.yml", "neuron/vars/main.yml", ansible_facts=node, **options
+    )
+
+
+def test_neuron_pins_each_package_at_its_release_with_its_build_suffix():
+    templar = neuron_vars()
+    assert render(templar, "_neuron_specs") == [
+        "aws-neuronx-dkms=2.30.2.0*",
+        "aws-neuronx-runtime-lib=2.34.10.0*",
+        "aws-neuronx-collectives=2.34.10.0*",
+        "aws-neuronx-tools=2.32.28.0*",
+    ]
+    assert render(neuron_vars(neuron_oci_hook=True), "_neuron_specs")[-1] == "aws-neuronx-oci-hook=2.18.25.0*"
+    assert render(templar, "_neuron_headers") == ["linux-headers-6.1.0-28-cloud-amd64"]
+    assert render(templar, "_neuron_load | bool") is True
+    assert render(templar, "_neuron_bad_versions") == []
+    assert render(templar, "_neuron_repository_url") == "https://apt.repos.neuron.amazonaws.com"
+
+
+def test_neuron_refuses_loose_versions_and_incomplete_locks():
+    versions = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml").read_text())["versions_neuron"]
+    loose = {**versions, "packages": {**versions["packages"], "aws-neuronx-tools": "2.32"}}
+    assert render(neuron_vars(versions_neuron=loose), "_neuron_bad_versions") == ["aws-neuronx-tools"]
+    # the version set records no lock yet: both Python packages are unpinned
+    assert render(neuron_vars(), "_neuron_unlocked") == ["neuronx-cc==2.27.5334.0", "torch-neuronx==2.9.0.2.15.32035"]
+    hashed = " --hash=sha256:" + "0" * 64
+    partly = {
+        **versions,
+        "locks": {"cp310-x86_64": ["neuronx-cc==2.27.5334.0" + hashed, "torch-neuronx==2.9.0" + hashed]},
+    }
+    assert render(neuron_vars(versions_neuron=partly), "_neuron_unlocked") == ["torch-neuronx==2.9.0.2.15.32035"]
