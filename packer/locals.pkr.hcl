@@ -15,7 +15,7 @@ locals {
     )
     if contains(["versions_nvidia_driver", "versions_fabric_manager", "versions_cuda_toolkits", "versions_cuda_default",
                  "versions_nvidia_container_toolkit", "versions_dcgm", "versions_efa", "versions_nccl",
-                 "versions_gdrcopy", "versions_nccl_tests"], name)
+                 "versions_gdrcopy", "versions_nccl_tests", "versions_enroot"], name)
   }
 
   # The aws-ofi-nccl the EFA installer bundles.

@@ -35,6 +35,12 @@ def venv_bin():
     return ROOT / ".venv" / "bin"
 
 
+def wheel_sha256(cache, project, wheel):
+    """The sha256 of a stand-in wheel on the mirror's Neuron index (what a lock pins)."""
+    path = Path(cache) / "mirror" / "pip.repos.neuron.amazonaws.com" / project / wheel
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @pytest.fixture(scope="session")
 def testbed():
     """Brings the test bed up (idempotent, cached) and returns the environment tests run with."""
@@ -48,6 +54,10 @@ def testbed():
         AWSOME_NCCL_TESTS_SHA256=standins["versions_nccl_tests"]["sha256"],
         AWSOME_GDRCOPY_SHA256=standins["versions_gdrcopy"]["sha256"],
         AWSOME_OFI_SHA512=standins["versions_aws_ofi_nccl"]["sha512"],
+        AWSOME_NEURONX_CC_SHA256=wheel_sha256(cache, "neuronx-cc", "neuronx_cc-2.27.5334.0-py3-none-any.whl"),
+        AWSOME_TORCH_NEURONX_SHA256=wheel_sha256(
+            cache, "torch-neuronx", "torch_neuronx-2.9.0.2.15.32035-py3-none-any.whl"
+        ),
         AWSOME_TAMPERED_EFA_SHA256=hashlib.sha256(
             (
                 Path(cache)

@@ -38,6 +38,7 @@ def expected_labels():
         "ml_cluster.nccl": "{version}+cuda{cuda}".format(**DEFAULTS["versions_nccl"]),
         "ml_cluster.gdrcopy": DEFAULTS["versions_gdrcopy"]["version"],
         "ml_cluster.nccl_tests": DEFAULTS["versions_nccl_tests"]["version"],
+        "ml_cluster.enroot": DEFAULTS["versions_enroot"]["version"],
     }
 
 
@@ -92,6 +93,7 @@ def test_manifest_holds_the_declared_versions(gpu_image):
     assert components["nccl"] == DEFAULTS["versions_nccl"]
     assert components["efa"]["aws_ofi_nccl"] == components["aws_ofi_nccl"]["version"]
     assert components["nccl_tests"] == {"version": DEFAULTS["versions_nccl_tests"]["version"]}
+    assert components["enroot"] == {"version": DEFAULTS["versions_enroot"]["version"]}
     # the manifest and the labels say the same
     labels = expected_labels()
     assert components["nvidia_driver"]["version"] == labels["ml_cluster.nvidia_driver"]
@@ -104,12 +106,14 @@ def test_installed_matches_declared(gpu_image):
         gpu_image,
         "dpkg-query -W -f='${Package}=${Version}\\n' nvidia-open nvidia-fabricmanager "
         "cuda-toolkit-12-8 cuda-toolkit-13-0 nvidia-container-toolkit "
-        "datacenter-gpu-manager-4-core libnccl2 libnccl-dev",
+        "datacenter-gpu-manager-4-core libnccl2 libnccl-dev enroot enroot+caps",
     ).split()
     assert installed == [
         "cuda-toolkit-12-8=12.8.1-1",
         "cuda-toolkit-13-0=13.0.2-1",
         "datacenter-gpu-manager-4-core=1:4.5.3-1",
+        "enroot={}-1".format(DEFAULTS["versions_enroot"]["version"]),
+        "enroot+caps={}-1".format(DEFAULTS["versions_enroot"]["version"]),
         "libnccl-dev=2.27.7-1+cuda12.9",
         "libnccl2=2.27.7-1+cuda12.9",
         "nvidia-container-toolkit=1.20.0-1",

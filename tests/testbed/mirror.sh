@@ -34,7 +34,7 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr pyxis efa nccl_tests gdrcopy ofi enroot enroot_caps
+  local fpr pyxis efa nccl_tests gdrcopy ofi enroot enroot_caps neuronx_cc torch_neuronx
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
   pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
   efa=$(sha256sum "$MIRROR_ROOT/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz" | cut -d' ' -f1)
@@ -42,6 +42,8 @@ write_versions_override() {
   ofi=$(sha512sum "$MIRROR_ROOT/github.com/aws/aws-ofi-nccl/releases/download/v1.21.1/aws-ofi-nccl-1.21.1.tar.gz" | cut -d' ' -f1)
   enroot=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot_4.2.1-1_amd64.deb" | cut -d' ' -f1)
   enroot_caps=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot+caps_4.2.1-1_amd64.deb" | cut -d' ' -f1)
+  neuronx_cc=$(sha256sum "$MIRROR_ROOT"/pip.repos.neuron.amazonaws.com/neuronx-cc/*.whl | cut -d' ' -f1)
+  torch_neuronx=$(sha256sum "$MIRROR_ROOT"/pip.repos.neuron.amazonaws.com/torch-neuronx/*.whl | cut -d' ' -f1)
   nccl_tests=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz" | cut -d' ' -f1)
   # written beside, then moved: tests running at the same time read it whole or not at all
   cat >"$AWSOME_CACHE/.mirror-versions.yml.$$" <<YAML
@@ -60,6 +62,19 @@ versions_enroot:
   version: "4.2.1"
   path: github.com/NVIDIA/enroot/releases/download
   sha256: {enroot_4.2.1-1_amd64.deb: "$enroot", enroot+caps_4.2.1-1_amd64.deb: "$enroot_caps"}
+versions_neuron:
+  sdk: "2.32.0"
+  repository:
+    apt_path: apt.repos.neuron.amazonaws.com
+    key: {file: GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB, fingerprint: $fpr}
+  packages: {aws-neuronx-dkms: "2.30.2.0", aws-neuronx-runtime-lib: "2.34.10.0", aws-neuronx-collectives: "2.34.10.0",
+             aws-neuronx-tools: "2.32.28.0", aws-neuronx-oci-hook: "2.18.25.0"}
+  pip_path: pip.repos.neuron.amazonaws.com
+  python: {neuronx-cc: "2.27.5334.0", torch-neuronx: "2.9.0.2.15.32035"}
+  locks:
+    cp311-x86_64:
+      - "neuronx-cc==2.27.5334.0 --hash=sha256:$neuronx_cc"
+      - "torch-neuronx==2.9.0.2.15.32035 --hash=sha256:$torch_neuronx"
 versions_efa:
   version: "1.42.0"
   path: efa-installer.amazonaws.com

@@ -45,3 +45,57 @@ flat_repo() {
     gpg --batch --yes -abs -o Release.gpg Release
   )
 }
+
+# dists_repo DIR CODENAME...: index the .debs under DIR/pool as a standard repository
+# ("deb [signed-by=…] URL CODENAME main", the layout AWS's Neuron repository uses) for each codename,
+# amd64, with Release, InRelease and Release.gpg signed by the mirror's key.
+dists_repo() {
+  local dir=$1 codename
+  shift
+  (
+    cd "$dir"
+    for codename in "$@"; do
+      mkdir -p "dists/$codename/main/binary-amd64"
+      apt-ftparchive packages pool >"dists/$codename/main/binary-amd64/Packages" 2>/dev/null
+      gzip -9kf "dists/$codename/main/binary-amd64/Packages"
+      rm -f "dists/$codename/Release" "dists/$codename/InRelease" "dists/$codename/Release.gpg"
+      apt-ftparchive -o "APT::FTPArchive::Release::Codename=$codename" -o "APT::FTPArchive::Release::Suite=$codename" \
+        -o APT::FTPArchive::Release::Components=main -o APT::FTPArchive::Release::Architectures=amd64 \
+        release "dists/$codename" >".Release.$$"
+      mv ".Release.$$" "dists/$codename/Release"
+      gpg --batch --yes --clearsign -o "dists/$codename/InRelease" "dists/$codename/Release"
+      gpg --batch --yes -abs -o "dists/$codename/Release.gpg" "dists/$codename/Release"
+    done
+  )
+}
+
+# make_wheel OUTDIR NAME VERSION PKGDIR [CONSOLE_SCRIPTS]: a pure-Python wheel (py3-none-any) of the
+# package directory PKGDIR, with its RECORD, as pip builds them. CONSOLE_SCRIPTS: "name=module:func" lines.
+make_wheel() {
+  python3 - "$@" <<'PY'
+import base64, hashlib, pathlib, sys, zipfile
+out, name, version, pkg = sys.argv[1:5]
+scripts = sys.argv[5] if len(sys.argv) > 5 else ""
+dist = name.replace("-", "_")
+info = f"{dist}-{version}.dist-info"
+files = {}
+for path in sorted(pathlib.Path(pkg).rglob("*")):
+    if path.is_file():
+        files[f"{pathlib.Path(pkg).name}/{path.relative_to(pkg)}"] = path.read_bytes()
+files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test bed stand-in\n".encode()
+files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: awsome-testbed\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+if scripts:
+    files[f"{info}/entry_points.txt"] = ("[console_scripts]\n" + scripts + "\n").encode()
+def digest(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+record = "".join(f"{path},{digest(data)},{len(data)}\n" for path, data in files.items()) + f"{info}/RECORD,,\n"
+files[f"{info}/RECORD"] = record.encode()
+target = pathlib.Path(out) / f"{dist}-{version}-py3-none-any.whl"
+target.parent.mkdir(parents=True, exist_ok=True)
+with zipfile.ZipFile(target, "w") as whl:
+    for path, data in files.items():
+        info_ = zipfile.ZipInfo(path, date_time=(2026, 1, 1, 0, 0, 0))
+        info_.external_attr = 0o644 << 16
+        whl.writestr(info_, data, zipfile.ZIP_DEFLATED)
+PY
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Stand-in for AWS's Neuron repositories at their real URLs (reference/neuron_containers.md section 1):
+#   apt.repos.neuron.amazonaws.com/                         dists/{jammy,noble}/main, signed (mirror's key)
+#   apt.repos.neuron.amazonaws.com/GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB   the signing key (the mirror's)
+#   pip.repos.neuron.amazonaws.com/<project>/               a PEP 503 index: neuronx-cc, torch-neuronx
+# The packages carry SDK 2.32.0's names and versions (the hash suffixes are made up, in the real form):
+# aws-neuronx-dkms (a real DKMS source tree, module `neuron`, registered in its postinst and built only
+# for a kernel whose headers are installed, as dh_dkms does; the DKMS and module names are
+# unconfirmed), aws-neuronx-runtime-lib (libnrt.so.1), aws-neuronx-collectives (libnccom.so.2),
+# aws-neuronx-tools (neuron-ls, which like the real one finds no device where /dev/neuron* is absent,
+# nccom-test) and aws-neuronx-oci-hook, all under /opt/aws/neuron. The wheels are pure-Python stand-ins
+# (neuronx-cc prints its version; torch_neuronx has __version__) with the real project names.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/testbed/standin-lib.sh
+. "$here/standin-lib.sh"
+
+dkms=2.30.2.0
+runtime=2.34.10.0-3dcef56f0
+collectives=2.34.10.0-8b1c2a6d3
+tools=2.32.28.0-5e0f9a7c1
+hook=2.18.25.0-a4d7e2b90
+cc=2.27.5334.0
+torch_neuronx=2.9.0.2.15.32035
+apt=$MIRROR_ROOT/apt.repos.neuron.amazonaws.com
+pip=$MIRROR_ROOT/pip.repos.neuron.amazonaws.com
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+rm -rf "$apt" "$pip"
+mkdir -p "$apt/pool/main" "$pip"
+gpg --batch --export --armor >"$apt/GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB"
+
+payload() { rm -rf "${work:?}/p/$1"; mkdir -p "$work/p/$1"; echo "$work/p/$1"; }
+script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
+shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
+
+# The driver: a DKMS source tree that builds a real (empty) module for the node's kernel
+p=$(payload dkms)
+src=$p/usr/src/aws-neuronx-$dkms
+mkdir -p "$src" "$p/DEBIAN"
+cat >"$src/dkms.conf" <<CONF
+PACKAGE_NAME=aws-neuronx
+PACKAGE_VERSION=$dkms
+BUILT_MODULE_NAME[0]="neuron"
+DEST_MODULE_LOCATION[0]="/kernel/drivers/neuron"
+MAKE[0]="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build modules"
+CLEAN="make -C \${kernel_source_dir} M=\${dkms_tree}/\${PACKAGE_NAME}/\${PACKAGE_VERSION}/build clean"
+AUTOINSTALL="yes"
+CONF
+echo 'obj-m := neuron.o' >"$src/Kbuild"
+cat >"$src/neuron.c" <<'C'
+/* Test bed stand-in for AWS's Neuron driver: loads and unloads, drives nothing. */
+#include <linux/module.h>
+static int __init neuron_init(void) { return 0; }
+static void __exit neuron_exit(void) { }
+module_init(neuron_init);
+module_exit(neuron_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("test bed stand-in for the AWS Neuron driver");
+C
+cat >"$p/DEBIAN/postinst" <<SH
+#!/bin/sh
+set -e
+dkms status -m aws-neuronx -v $dkms | grep -q . || dkms add -m aws-neuronx -v $dkms
+kernel=\$(uname -r)
+if [ -e "/lib/modules/\$kernel/build" ]; then
+  dkms install -m aws-neuronx -v $dkms -k "\$kernel"
+else
+  echo "Module build for kernel \$kernel was skipped since the kernel headers for this kernel do not seem to be installed."
+fi
+SH
+cat >"$p/DEBIAN/prerm" <<SH
+#!/bin/sh
+set -e
+dkms remove -m aws-neuronx -v $dkms --all 2>/dev/null || true
+SH
+chmod 755 "$p/DEBIAN/postinst" "$p/DEBIAN/prerm"
+make_deb "$apt/pool/main" aws-neuronx-dkms "$dkms" amd64 "dkms" "$p"
+
+p=$(payload runtime)
+shared_lib "$p/opt/aws/neuron/lib/libnrt.so.1" libnrt.so.1
+make_deb "$apt/pool/main" aws-neuronx-runtime-lib "$runtime" amd64 "" "$p"
+
+p=$(payload collectives)
+shared_lib "$p/opt/aws/neuron/lib/libnccom.so.2" libnccom.so.2
+make_deb "$apt/pool/main" aws-neuronx-collectives "$collectives" amd64 "" "$p"
+
+p=$(payload tools)
+script "$p/opt/aws/neuron/bin/neuron-ls" 'n=$(ls /dev/neuron[0-9]* 2>/dev/null | wc -l)
+if [ "$n" -eq 0 ]; then echo "neuron-ls: no Neuron devices found (is the driver loaded?)" >&2; exit 1; fi
+echo "instance-type: unknown"; echo "neuron devices: $n"'
+script "$p/opt/aws/neuron/bin/nccom-test" 'echo "nccom-test: test bed stand-in, runs no collective" >&2; exit 1'
+script "$p/opt/aws/neuron/bin/neuron-top" 'echo "neuron-top: test bed stand-in" >&2; exit 1'
+make_deb "$apt/pool/main" aws-neuronx-tools "$tools" amd64 "" "$p"
+
+p=$(payload hook)
+script "$p/opt/aws/neuron/bin/oci_neuron_hook_wrapper.sh" 'exec "$@"'
+mkdir -p "$p/opt/aws/neuron/share"
+printf '{"runtimes": {"neuron": {"path": "/opt/aws/neuron/bin/oci_neuron_hook_wrapper.sh"}}}\n' \
+  >"$p/opt/aws/neuron/share/docker-daemon.json"
+make_deb "$apt/pool/main" aws-neuronx-oci-hook "$hook" amd64 "" "$p"
+
+dists_repo "$apt" jammy noble
+
+# The Python side: the compiler and the PyTorch plugin, pure-Python stand-ins with the real names
+mkdir -p "$work/w/neuronxcc" "$work/w/torch_neuronx"
+printf '__version__ = "%s"\n\n\ndef main():\n    print("NeuronX Compiler version " + __version__)\n' "$cc" \
+  >"$work/w/neuronxcc/__init__.py"
+printf '__version__ = "%s"\n' "$torch_neuronx" >"$work/w/torch_neuronx/__init__.py"
+make_wheel "$pip/neuronx-cc" neuronx-cc "$cc" "$work/w/neuronxcc" "neuronx-cc=neuronxcc:main"
+make_wheel "$pip/torch-neuronx" torch-neuronx "$torch_neuronx" "$work/w/torch_neuronx"
