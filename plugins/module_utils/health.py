@@ -141,6 +141,7 @@ def installed_checks(observed, declared):
         "EFA installer": ("efa_installer", (declared.get("efa") or {}).get("version")),
         "NCCL": ("nccl", _nccl_package(declared.get("nccl"))),
         "Enroot": ("enroot", (declared.get("enroot") or {}).get("version")),
+        "Neuron driver": ("neuron_driver", (declared.get("neuron") or {}).get("aws-neuronx-dkms")),
     }
     for name, (key, want) in wanted.items():
         have = observed.get(key)

@@ -113,24 +113,31 @@ def network(module, observed, plugin_dirs):
     observed["nccl_net_plugin"] = found[0] if found else None
 
 
+def package_version(module, deb, rpm=None, rpm_format="%{VERSION}-%{RELEASE}"):
+    """A package's version from dpkg, else rpm; None where it is not installed."""
+    query = run(module, ["dpkg-query", "-W", "-f=${Version}", deb])
+    if query is None:
+        query = run(module, ["rpm", "-q", "--qf", rpm_format, rpm or deb])
+    return (query[1].strip() or None) if query and query[0] == 0 else None
+
+
+def upstream(version):
+    """The release a package carries, without its packaging revision (4.2.1-1 -> 4.2.1)."""
+    return version.rsplit("-", 1)[0] if version and "-" in version else version
+
+
 def installed(module, observed):
-    """The EFA installer's release (its own record), NCCL's and Enroot's package versions, where installed."""
+    """The EFA installer's release (its own record); NCCL's, Enroot's and the Neuron driver's packages.
+    Packages are asked, not the tools: running enroot would create its directories."""
     try:
         with open(EFA_RECORD, encoding="utf-8") as f:
             match = re.search(r"^# EFA installer version: (\S+)", f.read(), re.M)
         observed["efa_installer"] = match.group(1) if match else None
     except OSError:
         observed["efa_installer"] = None
-    query = run(module, ["dpkg-query", "-W", "-f=${Version}", "libnccl2"])
-    if query is None:
-        query = run(module, ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "libnccl"])
-    observed["nccl"] = query[1].strip() if query and query[0] == 0 and query[1].strip() else None
-    # the package's upstream version (4.2.1-1 -> 4.2.1); running enroot would create its directories
-    query = run(module, ["dpkg-query", "-W", "-f=${Version}", "enroot"])
-    if query is None:
-        query = run(module, ["rpm", "-q", "--qf", "%{VERSION}", "enroot"])
-    have = query[1].strip() if query and query[0] == 0 else ""
-    observed["enroot"] = have.rsplit("-", 1)[0] if "-" in have else have or None
+    observed["nccl"] = package_version(module, "libnccl2", "libnccl")
+    observed["enroot"] = upstream(package_version(module, "enroot", rpm_format="%{VERSION}"))
+    observed["neuron_driver"] = package_version(module, "aws-neuronx-dkms", rpm_format="%{VERSION}")
 
 
 def software(module, observed, params):

@@ -2,7 +2,7 @@
 
 import pytest
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import health
-from ansible_collections.awsome.ml_cluster.plugins.modules import node_facts
+from ansible_collections.awsome.ml_cluster.plugins.modules import node_facts, node_health
 
 from tests.fixtures import sysfs
 
@@ -13,6 +13,7 @@ DECLARED = {
     "efa": {"version": "1.42.0"},
     "nccl": {"version": "2.27.7-1", "cuda": "12.9"},
     "enroot": {"version": "4.2.1"},
+    "neuron": {"sdk": "2.32.0", "aws-neuronx-dkms": "2.30.2.0"},
 }
 
 
@@ -60,6 +61,7 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
         "EFA installer": "pass",
         "NCCL": "pass",
         "Enroot": "pass",
+        "Neuron driver": "not judged",
         "DCGM diagnostics": "not judged",
     }
 
@@ -83,6 +85,7 @@ def test_healthy_p5_passes_everything_that_applies(tmp_path):
         ({"efa_installer": "1.41.0"}, "EFA installer", "1.41.0 installed, declared 1.42.0"),
         ({"nccl": "2.28.9-1+cuda12.9"}, "NCCL", "2.28.9-1+cuda12.9 installed, declared 2.27.7-1+cuda12.9"),
         ({"enroot": "4.1.2"}, "Enroot", "4.1.2 installed, declared 4.2.1"),
+        ({"neuron_driver": "2.29.0.0"}, "Neuron driver", "2.29.0.0 installed, declared 2.30.2.0"),
     ],
 )
 def test_each_broken_reading_fails_its_check_alone(tmp_path, change, failed, detail):
@@ -145,3 +148,28 @@ def test_components_not_installed_are_not_judged(tmp_path):
     assert by_name["EFA installer"]["status"] == "not judged"
     assert by_name["NCCL"]["detail"] == "not installed"
     assert by_name["Enroot"]["status"] == "not judged"
+    assert by_name["Neuron driver"]["detail"] == "not installed"
+
+
+class FakeModule:
+    """Answers run_command from a table of argv -> (rc, stdout, stderr), as a node with dpkg would."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def run_command(self, argv):
+        return self.answers.get(tuple(argv), (1, "", f"dpkg-query: no packages found matching {argv[-1]}"))
+
+
+def test_installed_reads_package_releases_without_running_the_tools(monkeypatch):
+    monkeypatch.setattr(node_health.shutil, "which", lambda name: "/usr/bin/" + name if name == "dpkg-query" else None)
+    monkeypatch.setattr(node_health, "EFA_RECORD", "/nonexistent/efa_installed_packages")
+    module = FakeModule(
+        {
+            ("dpkg-query", "-W", "-f=${Version}", "libnccl2"): (0, "2.27.7-1+cuda12.9", ""),
+            ("dpkg-query", "-W", "-f=${Version}", "enroot"): (0, "4.2.1-1", ""),
+        }
+    )
+    observed = {}
+    node_health.installed(module, observed)
+    assert observed == {"efa_installer": None, "nccl": "2.27.7-1+cuda12.9", "enroot": "4.2.1", "neuron_driver": None}
