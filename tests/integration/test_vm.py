@@ -2,7 +2,8 @@
 about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
 load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
 modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
-loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1)."""
+loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1); so does AWS's Neuron driver
+(opt-in: AWSOME_VM_NEURON=1)."""
 
 import os
 import socket
@@ -21,6 +22,8 @@ DRIVER = "580.126.20"
 # GDRCopy's DKMS module adds about 7 minutes under emulation (1206 s for the tier with it, 763 s
 # without, measured on 2 cores), past the tier's 15-minute CI budget: opt in with AWSOME_VM_GDRCOPY=1.
 GDRCOPY = os.environ.get("AWSOME_VM_GDRCOPY") == "1"
+# AWS's Neuron driver through DKMS: opt in with AWSOME_VM_NEURON=1.
+NEURON = os.environ.get("AWSOME_VM_NEURON") == "1"
 
 
 def free_port():
@@ -78,6 +81,8 @@ def converge(testbed, vm, *extra, check=True):
         "versions_sysfs_root=/srv/fixture/sys",
         "-e",
         f"vm_gdrcopy={GDRCOPY}",
+        "-e",
+        f"vm_neuron={NEURON}",
     ]
     env = dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False")
     return run([*playbook, *variables, *extra], env=env, cwd=ROOT, check=check)
@@ -117,6 +122,15 @@ def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, converged):
     assert f"NVIDIA_SRC_DIR=/usr/src/nvidia-{DRIVER}/nvidia" in on_vm(vm, "cat /usr/src/gdrdrv-2.5.1/dkms.conf")
     assert "gdrdrv" in on_vm(vm, "lsmod | cut -d' ' -f1").split()
     assert on_vm(vm, "modinfo -F version gdrdrv").strip() == "2.5.1"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not NEURON, reason="minutes more under emulation, past the VM tier's budget: AWSOME_VM_NEURON=1")
+def test_dkms_built_the_neuron_driver_and_it_loads(vm, converged):
+    kernel = on_vm(vm, "uname -r").strip()
+    assert f"aws-neuronx/2.30.2.0, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m aws-neuronx")
+    assert "neuron" in on_vm(vm, "lsmod | cut -d' ' -f1").split()
+    assert on_vm(vm, "cat /etc/modules-load.d/neuron.conf").strip() == "neuron"
 
 
 @pytest.mark.integration
@@ -166,7 +180,8 @@ def reboot(vm, timeout=300):
 def test_modules_load_again_after_a_reboot(testbed, vm, converged):
     reboot(vm)
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
-    assert {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) <= set(modules)
+    expected = {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) | ({"neuron"} if NEURON else set())
+    assert expected <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
 
 

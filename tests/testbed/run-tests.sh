@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the test suite in stages, quickest first, printing each stage's time:
-# lint and unit tests (seconds), the integration tests (molecule, collection, Packer, moto, test bed),
-# and beside them the real-kernel tier in a QEMU VM (minutes under emulation).
+# Runs the test suite in stages, printing each stage's time: lint and unit tests (seconds), the
+# integration tests (molecule, collection, moto, the local cluster, test bed), the Packer image build,
+# and the real-kernel tier in a QEMU VM (minutes under emulation).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -11,27 +11,35 @@ cd "$root"
 pytest=(.venv/bin/pytest -p no:cacheprovider --durations=0 "$@")
 # Every stage runs even when an earlier one failed, so one CI run reports every failure.
 failed=()
-timed lint "${pytest[@]}" tests/test_lint.py || failed+=(lint)
-timed unit "${pytest[@]}" tests/unit || failed+=(unit)
-# The VM tier keeps about one of the two cores busy (one guest under emulation), the containers of the
-# integration tests the other: they run side by side unless AWSOME_SERIAL_TIERS=1. The VM tier's output
-# is printed whole when it ends, after the integration tests'.
+integration=("${pytest[@]}" tests/integration --ignore=tests/integration/test_vm.py
+  --ignore=tests/integration/test_packer.py)
 if [ "${AWSOME_SERIAL_TIERS:-0}" = 1 ]; then
-  timed integration "${pytest[@]}" tests/integration --ignore=tests/integration/test_vm.py || failed+=(integration)
+  timed lint "${pytest[@]}" tests/test_lint.py || failed+=(lint)
+  timed unit "${pytest[@]}" tests/unit || failed+=(unit)
+  timed integration "${integration[@]}" || failed+=(integration)
+  timed images "${pytest[@]}" tests/integration/test_packer.py || failed+=(images)
   timed vm "${pytest[@]}" tests/integration/test_vm.py || failed+=(vm)
 else
-  vm_log=$(mktemp "${TMPDIR:-/tmp}/awsome-vm-tier.XXXX.log")
+  # Two streams side by side: the VM tier (one guest under emulation keeps about one core busy) and then
+  # the Packer image build, beside lint, unit and the other integration tests (containers). The first
+  # stream's output is printed whole when both have ended. AWSOME_SERIAL_TIERS=1 runs one stage at a time.
+  log=$(mktemp "${TMPDIR:-/tmp}/awsome-vm-images.XXXX.log")
+  stream_failed=$log.failed
   start=$(date +%s)
-  timed vm "${pytest[@]}" tests/integration/test_vm.py >"$vm_log" 2>&1 &
-  vm_pid=$!
-  say "the VM tier runs beside the integration tests (log: $vm_log)"
-  timed integration "${pytest[@]}" tests/integration --ignore=tests/integration/test_vm.py || failed+=(integration)
-  vm_rc=0
-  wait "$vm_pid" || vm_rc=$?
-  say "the VM tier's output:"
-  cat "$vm_log" >&2
-  [ "$vm_rc" = 0 ] || failed+=(vm)
-  say "step integration + vm (side by side): $(( $(date +%s) - start )) s"
+  {
+    timed vm "${pytest[@]}" tests/integration/test_vm.py || echo vm >>"$stream_failed"
+    timed images "${pytest[@]}" tests/integration/test_packer.py || echo images >>"$stream_failed"
+  } >"$log" 2>&1 &
+  stream=$!
+  say "the VM tier and then the image build run beside the other stages (log: $log)"
+  timed lint "${pytest[@]}" tests/test_lint.py || failed+=(lint)
+  timed unit "${pytest[@]}" tests/unit || failed+=(unit)
+  timed integration "${integration[@]}" || failed+=(integration)
+  wait "$stream" || true
+  say "the VM tier's and the image build's output:"
+  cat "$log" >&2
+  [ ! -s "$stream_failed" ] || mapfile -t -O "${#failed[@]}" failed <"$stream_failed"
+  say "step all stages, side by side: $(( $(date +%s) - start )) s"
 fi
 [ ${#failed[@]} -eq 0 ] || die "failed stages: ${failed[*]}"
 say "all stages passed"
