@@ -141,6 +141,17 @@ def test_no_fabric_manager_without_nvswitches():
     assert templar.template(trust_as_template("{{ _nvidia_driver_packages }}")) == ["nvidia-open"]
 
 
+def test_driver_install_is_skipped_only_when_dpkg_shows_every_package_at_the_version():
+    wanted = driver_vars("580.126.20").template(trust_as_template("{{ _nvidia_driver_wanted }}"))
+    assert wanted == {
+        "nvidia-driver-pinning-580.126.20": "580.126.20*",
+        "nvidia-open": "580.126.20*",
+        "nvidia-fabricmanager": "580.126.20*",
+        "libnvidia-nscq": "580.126.20*",
+        "linux-headers-6.1.0-28-cloud-amd64": "",
+    }
+
+
 def test_cuda_toolkit_package_specs():
     templar = role_vars("versions/defaults/main.yml", "cuda_toolkit/vars/main.yml")
     assert templar.template(trust_as_template("{{ _cuda_toolkit_specs }}")) == [
@@ -178,26 +189,20 @@ def test_pytorch_build_follows_the_gpus_and_the_default_cuda(gpus, cuda_default,
     assert bool(lock) == (variant == "cpu")  # only the CPU build is locked so far
 
 
-def test_pytorch_index_derives_from_the_mirror_base():
-    node = {
-        **facts("Debian", "12", "Debian"),
-        "python": {"version": {"major": 3, "minor": 11}},
-        "ml_node": {"gpu_count": 0},
-    }
-    templar = role_vars(
-        "versions/defaults/main.yml",
-        "pytorch/defaults/main.yml",
-        "pytorch/vars/main.yml",
-        ansible_facts=node,
-        versions_mirror_base="http://172.17.0.1:8089/",
-    )
-    args = templar.template(trust_as_template("{{ _pytorch_pip_args }}"))
-    assert "--index-url http://172.17.0.1:8089/download.pytorch.org/whl/cpu" in args
-    assert "--trusted-host 172.17.0.1" in args and "--require-hashes" in args
-    public = role_vars(
-        "versions/defaults/main.yml", "pytorch/defaults/main.yml", "pytorch/vars/main.yml", ansible_facts=node
-    )
-    assert "--trusted-host" not in public.template(trust_as_template("{{ _pytorch_pip_args }}"))
+@pytest.mark.parametrize(
+    ("index", "trusted_host"),
+    [
+        ("http://172.17.0.1:8089/download.pytorch.org/whl/cpu", "172.17.0.1"),
+        ("https://download.pytorch.org/whl/cpu", None),
+    ],
+)
+def test_locked_venv_takes_every_file_by_hash_and_trusts_only_a_plain_http_mirror(index, trusted_host):
+    templar = role_vars("versions/vars/main.yml", versions_venv_index=index, versions_venv_path="/opt/venv")
+    args = render(templar, "_versions_venv_pip_args").split()
+    assert args[args.index("--index-url") + 1] == index
+    assert {"--require-hashes", "--no-deps", "--only-binary=:all:"} <= set(args)
+    assert (args[args.index("--trusted-host") + 1] if "--trusted-host" in args else None) == trusted_host
+    assert render(templar, "_versions_venv_lock_file") == "/opt/venv/ml_cluster-requirements.txt"
 
 
 def render(templar, expression):
