@@ -1,10 +1,12 @@
 """The real-kernel tier: the nvidia_driver role's kernel path in a QEMU VM (software emulation here,
 about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
-load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, and after a reboot the
-modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
+load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, a release whose modules
+do not compile is refused with the compiler's error and the working driver put back, and after a reboot
+the modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
 loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1); so does AWS's Neuron driver
 (opt-in: AWSOME_VM_NEURON=1)."""
 
+import json
 import os
 import socket
 import subprocess
@@ -151,6 +153,39 @@ def test_second_converge_changes_nothing(testbed, vm, converged):
     recap = converge(testbed, vm).stdout
     assert f"{NAME}" in recap
     assert "changed=0" in recap.split("PLAY RECAP")[-1]
+
+
+# The stand-in repository's release whose modules do not compile (tests/testbed/standins/cuda.sh).
+BROKEN = "580.999.01"
+
+
+@pytest.mark.integration
+def test_a_driver_that_does_not_build_is_refused_and_the_working_one_put_back(testbed, vm, converged):
+    # after the idempotence check, before the reboot: the reboot shows the driver put back loads at boot
+    refused = converge(
+        testbed,
+        vm,
+        "-e",
+        json.dumps({"versions_nvidia_driver": {"version": BROKEN, "flavour": "auto"}}),
+        "-e",
+        f"versions_fabric_manager={BROKEN}",
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert f"Driver {BROKEN} could not be installed" in refused.stdout
+    assert "NV_KERNEL_API_REMOVED_IN_THIS_KERNEL" in refused.stdout, "the compiler's error is in the message"
+    assert f"Driver {DRIVER} was put back and held" in refused.stdout
+    kernel = on_vm(vm, "uname -r").strip()
+    status = on_vm(vm, "dkms status -m nvidia")
+    assert f"nvidia/{DRIVER}, {kernel}, x86_64: installed" in status
+    assert BROKEN not in status, "the failed release's DKMS tree went with its packages"
+    assert on_vm(vm, "modinfo -F version nvidia").strip() == DRIVER  # what the next boot loads
+    assert on_vm(vm, "cat /sys/module/nvidia/version").strip() == DRIVER  # and what runs now
+    query = "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' 'nvidia-driver-pinning-*'"
+    pins = dict(line.split()[:2] for line in on_vm(vm, query).splitlines() if len(line.split()) >= 2)
+    assert pins[f"nvidia-driver-pinning-{DRIVER}"] == "hi"  # installed and held again
+    assert pins.get(f"nvidia-driver-pinning-{BROKEN}", "un")[1] != "i", "the failed release's pin is out"
+    assert {"nvidia-open", f"nvidia-driver-pinning-{DRIVER}"} <= set(on_vm(vm, "apt-mark showhold").split())
 
 
 def boot_id(vm):

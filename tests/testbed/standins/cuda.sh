@@ -4,8 +4,11 @@
 # its real file name (3bf863cc.pub, here the test bed's key) and Release labelled "NVIDIA CUDA".
 #
 # Package names, versions and dependency shapes follow the real repository (reference/nvidia.md §3,
-# §5, §6): two driver branches, so that a role which did not pin exactly would get the newer one.
-# Binaries are small scripts that answer the flags the roles and tests use; no kernel module builds.
+# §5, §6): two driver branches, so that a role which did not pin exactly would get the newer one, and
+# one release that is not NVIDIA's (580.999.01) whose kernel modules do not compile, as a driver that
+# predates a kernel API change does not: the VM tier's DKMS-failure test installs it.
+# Binaries are small scripts that answer the flags the roles and tests use; the kernel modules are
+# tiny real ones that DKMS builds in a VM.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/testbed/standin-lib.sh
 . "$here/standin-lib.sh"
@@ -28,12 +31,14 @@ unit() {
   printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
 }
 
-# dkms_source PAYLOAD VERSION LICENSE NAME: a DKMS source tree at NVIDIA's path (/usr/src/nvidia-<v>)
-# whose two modules (nvidia, nvidia-uvm) really build for the running kernel and load; the license
+# dkms_source PAYLOAD VERSION LICENSE NAME [broken]: a DKMS source tree at NVIDIA's path
+# (/usr/src/nvidia-<v>) whose two modules (nvidia, nvidia-uvm) really build for the running kernel and load; the license
 # string tells the flavours apart as modinfo does. Its postinst is what dh_dkms generates: the dkms
 # package's common.postinst, where dkms is installed (a VM; containers have none).
 dkms_source() {
-  local p=$1 v=$2 license=$3 name=$4 src mod
+  local p=$1 v=$2 license=$3 name=$4 broken=${5:-} src mod body="return 0;"
+  # gcc's own words, as make.log shows them for a real build against a kernel that moved on
+  [ -z "$broken" ] || body="return NV_KERNEL_API_REMOVED_IN_THIS_KERNEL;"
   src=$p/usr/src/nvidia-$v
   mkdir -p "$src" "$p/DEBIAN"
   cat >"$src/dkms.conf" <<CONF
@@ -57,7 +62,7 @@ CONF
 MODULE_LICENSE("$license");
 MODULE_VERSION("$v");
 MODULE_DESCRIPTION("test bed stand-in for $mod $v");
-static int __init standin_init(void) { pr_info("NVRM: loading $name for x86_64 $v ($mod, test bed stand-in)\\n"); return 0; }
+static int __init standin_init(void) { pr_info("NVRM: loading $name for x86_64 $v ($mod, test bed stand-in)\\n"); $body }
 static void __exit standin_exit(void) { }
 module_init(standin_init);
 module_exit(standin_exit);
@@ -81,7 +86,7 @@ branch_deb() {
 }
 
 driver_branch() {
-  local v=$1 rev=$2 branch=${1%%.*} sfx open_driver dkms common compute
+  local v=$1 rev=$2 broken=${3:-} branch=${1%%.*} sfx open_driver dkms common compute
   local old=""  # the predecessor's suffix, for packages of the unsuffixed naming
   if [ "$branch" -le 580 ]; then sfx="-$branch"; else sfx=""; old="-580"; fi
   open_driver="nvidia-driver$sfx-open"; dkms="nvidia-dkms$sfx-open"; common="nvidia-kernel-common$sfx"
@@ -99,7 +104,7 @@ driver_branch() {
   make_deb "$repo" nvidia-open "$v-$rev" amd64 "$open_driver (= $v-$rev)"
   branch_deb "${old:+nvidia-driver$old-open}" "$repo" "$open_driver" "$v-$rev" amd64 "$dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
   p=$(payload "dkms-$v")
-  dkms_source "$p" "$v" "Dual MIT/GPL" "NVIDIA UNIX Open Kernel Module"
+  dkms_source "$p" "$v" "Dual MIT/GPL" "NVIDIA UNIX Open Kernel Module" "$broken"
   # One DKMS driver at a time, whatever its branch or flavour (Ubuntu's nvidia-dkms-kernel idiom).
   CONTROL=$'Provides: nvidia-dkms-kernel\nConflicts: nvidia-dkms-kernel' make_deb "$repo" "$dkms" "$v-$rev" amd64 "" "$p"
   branch_deb "${old:+nvidia-kernel-common$old}" "$repo" "$common" "$v-$rev" all ""
@@ -113,7 +118,7 @@ driver_branch() {
   make_deb "$repo" cuda-drivers "$v-$rev" amd64 "$prop_driver (= $v-$rev)"
   branch_deb "${old:+nvidia-driver$old}" "$repo" "$prop_driver" "$v-$rev" amd64 "$prop_dkms (= $v-$rev), $common (= $v-$rev), $compute (= $v-$rev), nvidia-persistenced (= $v-$rev)"
   p=$(payload "prop-dkms-$v")
-  dkms_source "$p" "$v" "NVIDIA" "NVIDIA UNIX Kernel Module"
+  dkms_source "$p" "$v" "NVIDIA" "NVIDIA UNIX Kernel Module" "$broken"
   CONTROL=$'Provides: nvidia-dkms-kernel\nConflicts: nvidia-dkms-kernel' make_deb "$repo" "$prop_dkms" "$v-$rev" amd64 "" "$p"
 
   p=$(payload "persistenced-$v")
@@ -214,6 +219,7 @@ nccl() {
 
 driver_branch 580.126.20 1
 driver_branch 590.48.01 1
+driver_branch 580.999.01 1 broken
 toolkit 12.8.1 12.8.93
 toolkit 13.0.2 13.0.88
 toolkit 12.6.3 12.6.85
