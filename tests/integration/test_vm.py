@@ -8,6 +8,7 @@ loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1); so does AWS's Ne
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import time
@@ -62,6 +63,14 @@ def vm(testbed, tmp_path_factory, keep_artifacts):
         str(port),
         "root@127.0.0.1",
     ]
+    # Every package the kernel path needs is in the disk image (vm-image.sh), so the guest reads only the
+    # local mirror's repositories: apt then opens a few hundred packages instead of Debian's 63,000, about
+    # 8 s less per apt task under emulation, and no refresh of Debian's lists (measured: 16.7 -> 8.9 s).
+    run([*ssh, "rm -f /etc/apt/sources.list /var/lib/apt/lists/deb.debian.org_* /var/cache/apt/*.bin"])
+    # The fixture hardware of a g5.48xlarge (PCI tree, no NVSwitch): one ssh call, where a play would
+    # spend about 20 s per converge on it under emulation.
+    sysfs = (ROOT / "tests" / "fixtures" / "sysfs.py").read_text()
+    run([*ssh, f"test -d /srv/fixture/sys || python3 -c {shlex.quote(sysfs)} g5.48xlarge /srv/fixture/sys"])
     yield {"inventory": inventory, "ssh": ssh, "port": port}
     if not keep_artifacts:
         subprocess.run([VM, "stop", NAME], env=testbed, check=False)
@@ -162,9 +171,12 @@ BROKEN = "580.999.01"
 @pytest.mark.integration
 def test_a_driver_that_does_not_build_is_refused_and_the_working_one_put_back(testbed, vm, converged):
     # after the idempotence check, before the reboot: the reboot shows the driver put back loads at boot
+    # only the driver's install half: its tags reach the tasks its dynamic includes bring (the DKMS check)
     refused = converge(
         testbed,
         vm,
+        "--tags",
+        "nvidia_driver_install",
         "-e",
         json.dumps({"versions_nvidia_driver": {"version": BROKEN, "flavour": "auto"}}),
         "-e",

@@ -1,7 +1,8 @@
 """packages_missing reads dpkg-query's lines as dpkg writes them and names what apt still has to do."""
 
 import pytest
-from ansible_collections.awsome.ml_cluster.plugins.filter.packages import installed, packages_missing
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import installed
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import missing as packages_missing
 
 # dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' on a node with the driver held,
 # an old pin's config files left, a half-configured DKMS package and one package removed
