@@ -1,11 +1,11 @@
-"""packages_missing: which of the wanted packages dpkg does not record as installed at their version;
-packages_installed: the versions dpkg records (plugins/module_utils/packages.py)."""
+"""packages_installed: the versions dpkg records, from the lines of the versions role's
+versions_dpkg_query (parsed by plugins/module_utils/packages.py, as apt_present does)."""
 
 from __future__ import annotations
 
-from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import installed, missing
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import installed
 
 
 class FilterModule:
     def filters(self):
-        return {"packages_missing": missing, "packages_installed": installed}
+        return {"packages_installed": installed}

@@ -1,8 +1,13 @@
 """packages_missing reads dpkg-query's lines as dpkg writes them and names what apt still has to do."""
 
+from pathlib import Path
+
 import pytest
-from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import installed
+import yaml
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import DPKG_FORMAT, installed
 from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import missing as packages_missing
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' on a node with the driver held,
 # an old pin's config files left, a half-configured DKMS package and one package removed
@@ -50,3 +55,9 @@ def test_the_pattern_is_apt_s_glob_not_a_prefix_match():
     # 580.126.2* would also take 580.126.20: the roles pass <exact version>* as apt does
     assert packages_missing(["nvidia-open 580.126.20-1 ii "], {"nvidia-open": "580.126.2"}) == ["nvidia-open"]
     assert packages_missing(["nvidia-open 580.126.20-1 ii "], {"nvidia-open": "580.126.20-1"}) == []
+
+
+def test_the_roles_query_dpkg_in_the_format_the_parser_reads():
+    # versions_dpkg_query (roles/versions/vars) feeds packages_installed; apt_present uses DPKG_FORMAT
+    role_vars = yaml.safe_load((ROOT / "roles" / "versions" / "vars" / "main.yml").read_text())
+    assert role_vars["versions_dpkg_query"][2] == "-f=" + DPKG_FORMAT.replace("\\n", "\n")
