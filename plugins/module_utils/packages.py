@@ -30,6 +30,12 @@ def installed(dpkg_lines):
     return found
 
 
+def at_version(dpkg_lines, pattern):
+    """The names that dpkg-query lines (DPKG_FORMAT) show fully installed at a version `pattern` (apt's
+    glob, e.g. 4.2.1-1 or 580.126.20*) matches."""
+    return [name for name, version in installed(dpkg_lines).items() if fnmatchcase(version, str(pattern))]
+
+
 def missing(dpkg_lines, wanted):
     """The names in `wanted` (name -> apt version pattern such as 580.126.20*, or '' for any version) that
     are not installed at a version the pattern matches, in `wanted`'s order."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import DPKG_FORMAT, installed
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import DPKG_FORMAT, at_version, installed
 from ansible_collections.awsome.ml_cluster.plugins.module_utils.packages import missing as packages_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +28,13 @@ def test_only_packages_fully_installed_count():
         "nvidia-open": "580.126.20-1",
         "linux-headers-6.1.0-41-amd64": "6.1.158-1",
     }
+
+
+def test_the_names_installed_at_a_release():
+    # enroot's check: both packages at 4.2.1-1 fully installed, a half-configured one does not count
+    lines = ["enroot 4.2.1-1 ii ", "enroot+caps 4.2.1-1 iF ", "other 4.2.1-10 ii "]
+    assert at_version(lines, "4.2.1-1") == ["enroot"]
+    assert at_version(DPKG, "580.126.20*") == ["nvidia-driver-pinning-580.126.20", "nvidia-open"]
 
 
 def test_nothing_is_missing_when_every_version_matches_its_apt_pattern():
