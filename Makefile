@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export AWSOME_CACHE ?= /var/cache/awsome-ml-cluster
 
-.PHONY: demo test bootstrap lint clean image-docker
+.PHONY: demo test bootstrap lint clean image-docker image-qemu
 
 AWS_REGION ?= us-east-1
 ARCH ?= x86_64
@@ -51,3 +51,13 @@ image-docker: bootstrap
 	$(PACKER) build -only=ml.docker.local -var-file=flavours/$(FLAVOUR).pkrvars.hcl \
 	  -var mirror_base=$$(cat $(AWSOME_CACHE)/mirror.url) -var versions_file=$(AWSOME_CACHE)/mirror-versions.yml \
 	  -var output_dir=$(PACKER_OUT)
+
+## make image-qemu FLAVOUR=cpu [QEMU_ACCEL=tcg]: the flavour into a qcow2 disk under $(PACKER_OUT)/qemu-<flavour>/,
+## built in a VM on the test bed's Debian 12 disk (tests/testbed/vm-image.sh), from the test bed's mirror.
+QEMU_ACCEL ?= tcg
+image-qemu: bootstrap
+	mkdir -p $(PACKER_OUT)
+	disk=$$(tests/testbed/vm.sh image) && $(PACKER) build -only=ml.qemu.local -var-file=flavours/$(FLAVOUR).pkrvars.hcl \
+	  -var mirror_base=$$(cat $(AWSOME_CACHE)/mirror.url) -var versions_file=$(AWSOME_CACHE)/mirror-versions.yml \
+	  -var qemu_disk=$$disk/disk.qcow2 -var qemu_kernel=$$disk/vmlinuz -var qemu_initrd=$$disk/initrd.img \
+	  -var qemu_ssh_key=$$disk/id_ed25519 -var qemu_accelerator=$(QEMU_ACCEL) -var output_dir=$(PACKER_OUT)

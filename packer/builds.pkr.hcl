@@ -7,15 +7,17 @@ build {
     "source.amazon-ebs.pcluster",
     "source.amazon-ebs.eks",
     "source.docker.local",
+    "source.qemu.local",
   ]
 
-  # AMIs: over SSH as the base image's user; the image role removes that user's keys at the end.
+  # AMIs and the qemu disk: over SSH as the base image's user; the image role removes that user's keys
+  # at the end.
   provisioner "ansible" {
     except          = ["docker.local"]
     playbook_file   = "${path.root}/../playbooks/image-${var.flavour}.yml"
     user            = build.User
     ansible_env_vars = local.ansible_env
-    extra_arguments = concat(local.ansible_extra_arguments, ["-e", "image_build_user=${build.User}"])
+    extra_arguments = concat(local.ansible_extra_arguments, ["-e", "image_build_user=${build.User}"], var.ansible_arguments)
   }
 
   # The local image: straight into the build container through docker.
@@ -26,7 +28,7 @@ build {
     extra_arguments  = concat(local.ansible_extra_arguments, [
       "-e", "ansible_connection=community.docker.docker",
       "-e", "ansible_host=${build.ID}",
-    ])
+    ], var.ansible_arguments)
   }
 
   post-processor "docker-tag" {

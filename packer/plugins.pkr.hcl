@@ -16,5 +16,9 @@ packer {
       version = ">= 1.1.0"
       source  = "github.com/hashicorp/docker"
     }
+    qemu = {
+      version = ">= 1.1.0"
+      source  = "github.com/hashicorp/qemu"
+    }
   }
 }

@@ -155,3 +155,36 @@ source "docker" "local" {
                  "--name", "packer-${var.ami_prefix}-${var.flavour}", "{{.Image}}", "/sbin/init"]
   changes     = concat(["CMD [\"/sbin/init\"]"], [for k, v in merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}) : "LABEL ${replace(k, ":", ".")}=${v}"])
 }
+
+# The same flavour playbook into a QEMU disk, on top of a bootable disk image (the test bed's Debian 12
+# disk: tests/testbed/vm-image.sh): what a real kernel sees at build and at first boot (DKMS, the
+# initramfs, the modules loaded at boot, first-boot identity), without a cloud account.
+source "qemu" "local" {
+  disk_image       = true
+  iso_url          = var.qemu_disk
+  iso_checksum     = "file:${var.qemu_disk}.sha256"
+  accelerator      = var.qemu_accelerator
+  format           = "qcow2"
+  disk_interface   = "virtio"
+  net_device       = "virtio-net"
+  memory           = 2048
+  cpus             = 2
+  headless         = true
+  skip_compaction  = true
+  skip_resize_disk = true
+  output_directory = "${var.output_dir}/qemu-${var.flavour}"
+  vm_name          = "${var.ami_prefix}-${var.flavour}.qcow2"
+  # direct kernel boot (the disk has no boot loader); SSH forwarded on the loopback address only
+  qemuargs = [
+    ["-kernel", var.qemu_kernel],
+    ["-initrd", var.qemu_initrd],
+    ["-append", "root=/dev/vda rw console=ttyS0"],
+    ["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
+    ["-serial", "file:${var.output_dir}/qemu-${var.flavour}.console"],
+  ]
+  communicator         = "ssh"
+  ssh_username         = "root"
+  ssh_private_key_file = var.qemu_ssh_key
+  ssh_timeout          = "15m"
+  shutdown_command     = "systemctl poweroff"
+}

@@ -85,3 +85,40 @@ variable "output_dir" {
   type    = string
   default = "build"
 }
+
+variable "ansible_arguments" {
+  type        = list(string)
+  default     = []
+  description = "More arguments for the flavour playbook, e.g. [\"--tags\", \"nvidia_driver,image\"] or [\"-e\", \"name=value\"]."
+}
+
+# The qemu source: a local disk image, for what needs a real kernel (tests/testbed/vm-image.sh's disk).
+variable "qemu_disk" {
+  type        = string
+  default     = "build/base.qcow2"
+  description = "The bootable qcow2 disk the qemu source builds on; its sha256 is read from <disk>.sha256."
+}
+
+variable "qemu_kernel" {
+  type        = string
+  default     = "build/vmlinuz"
+  description = "The kernel the build VM boots directly (the disk's own, copied out of it)."
+}
+
+variable "qemu_initrd" {
+  type        = string
+  default     = "build/initrd.img"
+  description = "The initramfs the build VM boots with."
+}
+
+variable "qemu_ssh_key" {
+  type        = string
+  default     = "build/id_ed25519"
+  description = "The private key that root's authorized key on the disk matches."
+}
+
+variable "qemu_accelerator" {
+  type        = string
+  default     = "kvm"
+  description = "kvm where it works, tcg (software emulation) otherwise."
+}

@@ -19,7 +19,12 @@ DEFAULTS = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml"
 @pytest.mark.parametrize("flavour", ["gpu", "cpu"])
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
 def test_every_build_validates(testbed, flavour, arch):
-    run([PACKER, "validate", f"-var-file=flavours/{flavour}.pkrvars.hcl", "-var", f"arch={arch}"], env=testbed)
+    # the qemu source reads its disk's checksum file and its key: the test bed's (tests/testbed/vm-image.sh)
+    disk = Path(run([str(ROOT / "tests" / "testbed" / "vm.sh"), "image"], env=testbed).stdout.split()[-1])
+    qemu = [f"qemu_disk={disk / 'disk.qcow2'}", f"qemu_kernel={disk / 'vmlinuz'}", f"qemu_initrd={disk / 'initrd.img'}"]
+    qemu += [f"qemu_ssh_key={disk / 'id_ed25519'}"]
+    flags = [arg for value in qemu for arg in ("-var", value)]
+    run([PACKER, "validate", f"-var-file=flavours/{flavour}.pkrvars.hcl", "-var", f"arch={arch}", *flags], env=testbed)
 
 
 def expected_labels():

@@ -1,25 +1,30 @@
-"""The real-kernel tier: the nvidia_driver role's kernel path in a QEMU VM (software emulation here,
-about 5 s per Ansible task). DKMS builds the stand-in driver for the guest's own kernel, the modules
-load, nouveau is blacklisted inside the rebuilt initramfs, the kernel is held, a release whose modules
-do not compile is refused with the compiler's error and the working driver put back, and after a reboot
-the modules load again by themselves; GDRCopy's gdrdrv builds with DKMS against the driver's source and
-loads, then and after the reboot (opt-in: AWSOME_VM_GDRCOPY=1); so does AWS's Neuron driver
-(opt-in: AWSOME_VM_NEURON=1)."""
+"""The real-kernel tier, in QEMU VMs (software emulation here, about 5 s per Ansible task).
+
+The qemu Packer source builds the GPU flavour playbook's kernel-facing part (the driver's install and
+configure halves, then the image role: manifest, in-build validation, hygiene) on the test bed's Debian
+disk: DKMS builds the stand-in driver for the guest's own kernel, nouveau is blacklisted inside the
+rebuilt initramfs, the kernel is held. The image is read as shipped (no machine-id, host keys or build
+key), then booted with its own kernel and initramfs: new identity, the modules loaded at boot, the
+manifest equal to the version set, the validation playbook passing, and a converge of the booted node
+changing nothing. Then a release whose modules do not compile is refused with the compiler's error and
+the working driver put back, and after a reboot the modules load again by themselves. GDRCopy's gdrdrv
+(AWSOME_VM_GDRCOPY=1) and AWS's Neuron driver (AWSOME_VM_NEURON=1) build with DKMS and load, opt-in."""
 
 import json
 import os
-import shlex
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import run
 
 ROOT = Path(__file__).resolve().parents[2]
 VM = str(ROOT / "tests" / "testbed" / "vm.sh")
+PACKER = str(ROOT / "packer" / "run.sh")
 NAME = "kernel-vm"
 DRIVER = "580.126.20"
 # GDRCopy's DKMS module adds about 7 minutes under emulation (1206 s for the tier with it, 763 s
@@ -27,6 +32,11 @@ DRIVER = "580.126.20"
 GDRCOPY = os.environ.get("AWSOME_VM_GDRCOPY") == "1"
 # AWS's Neuron driver through DKMS: opt in with AWSOME_VM_NEURON=1.
 NEURON = os.environ.get("AWSOME_VM_NEURON") == "1"
+# The GPU flavour's kernel-facing part; everything else in it is the container tiers' (molecule, the
+# docker image build of the whole flavour in tests/integration/test_packer.py).
+IMAGE_TAGS = "nvidia_driver_install,nvidia_driver_configure,image_manifest,image_validate,image_hygiene"
+# Built "on a g5": the disk carries a g5.48xlarge's fixture PCI tree (tests/testbed/vm-image.sh).
+FIXTURE = "versions_sysfs_root=/srv/fixture/sys"
 
 
 def free_port():
@@ -36,12 +46,73 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def vm(testbed, tmp_path_factory, keep_artifacts):
+def base(testbed):
+    """The test bed's bootable disk (tests/testbed/vm-image.sh), cached by its recipe's hash."""
+    return Path(run([VM, "image"], env=testbed).stdout.strip().splitlines()[-1])
+
+
+def debugfs(disk, request):
+    """Reads the ext4 file system of a raw disk without booting or mounting it."""
+    return run(["debugfs", "-R", request, str(disk)], check=False).stdout
+
+
+@pytest.fixture(scope="module")
+def image(testbed, base, tmp_path_factory, keep_artifacts):
+    out = tmp_path_factory.mktemp("qemu")
+    arguments = ["--tags", IMAGE_TAGS, "-e", FIXTURE, "-e", json.dumps({"image_components": ["nvidia_driver"]})]
+    variables = {
+        "mirror_base": testbed["AWSOME_MIRROR_URL"],
+        "versions_file": f"{testbed['AWSOME_CACHE']}/mirror-versions.yml",
+        "output_dir": str(out),
+        "target_instance_type": "g5.48xlarge",
+        "qemu_disk": str(base / "disk.qcow2"),
+        "qemu_kernel": str(base / "vmlinuz"),
+        "qemu_initrd": str(base / "initrd.img"),
+        "qemu_ssh_key": str(base / "id_ed25519"),
+        "qemu_accelerator": "kvm" if os.environ.get("AWSOME_VM_KVM") == "1" else "tcg",
+        "ansible_arguments": json.dumps(arguments),
+    }
+    flags = [arg for name, value in variables.items() for arg in ("-var", f"{name}={value}")]
+    run([PACKER, "build", "-only=ml.qemu.local", "-var-file=flavours/gpu.pkrvars.hcl", *flags], env=testbed)
+    disk = out / "qemu-gpu" / "awsome-ml-gpu.qcow2"
+    # The image as shipped, read from its file system: what it holds, and its own kernel and initramfs,
+    # which the VM boots (a broken initramfs rebuild shows there, not under the test bed's).
+    raw = out / "disk.raw"
+    run(["qemu-img", "convert", "-O", "raw", str(disk), str(raw)])
+    boot = debugfs(raw, "ls -p /boot")
+    kernel = next(n.split("vmlinuz-", 1)[1] for n in boot.replace("/", " ").split() if n.startswith("vmlinuz-"))
+    for name in (f"vmlinuz-{kernel}", f"initrd.img-{kernel}"):
+        run(["debugfs", "-R", f"dump /boot/{name} {out / name}", str(raw)])
+    shipped = {
+        "machine_id": debugfs(raw, "cat /etc/machine-id"),
+        "ssh": debugfs(raw, "ls -p /etc/ssh"),
+        "build_key": run(["debugfs", "-R", "stat /root/.ssh/authorized_keys", str(raw)], check=False).stderr,
+    }
+    raw.unlink()
+    manifest = json.loads((out / "packer-manifest.json").read_text())
+    yield {
+        "disk": disk,
+        "kernel": out / f"vmlinuz-{kernel}",
+        "initrd": out / f"initrd.img-{kernel}",
+        "shipped": shipped,
+        "packer": manifest,
+    }
+    if not keep_artifacts:
+        disk.unlink()  # over a GB; pytest keeps its last three runs' temporary directories
+
+
+@pytest.fixture(scope="module")
+def vm(testbed, base, image, tmp_path_factory, keep_artifacts):
     port = free_port()
-    line = run([VM, "start", NAME, str(port)], env=testbed).stdout.strip().splitlines()[-1]
+    env = dict(
+        testbed,
+        AWSOME_VM_DISK=str(image["disk"]),
+        AWSOME_VM_KERNEL=str(image["kernel"]),
+        AWSOME_VM_INITRD=str(image["initrd"]),
+    )
+    line = run([VM, "start", NAME, str(port)], env=env).stdout.strip().splitlines()[-1]
     inventory = tmp_path_factory.mktemp("vm") / "hosts"
     inventory.write_text(f"{line}\n")
-    key = line.split("ansible_ssh_private_key_file=")[1]
     ssh = [
         "ssh",
         "-q",
@@ -58,49 +129,44 @@ def vm(testbed, tmp_path_factory, keep_artifacts):
         "-o",
         "ServerAliveCountMax=3",
         "-i",
-        key,
+        str(base / "id_ed25519"),
         "-p",
         str(port),
         "root@127.0.0.1",
     ]
-    # Every package the kernel path needs is in the disk image (vm-image.sh), so the guest reads only the
-    # local mirror's repositories: apt then opens a few hundred packages instead of Debian's 63,000, about
-    # 8 s less per apt task under emulation, and no refresh of Debian's lists (measured: 16.7 -> 8.9 s).
-    run([*ssh, "rm -f /etc/apt/sources.list /var/lib/apt/lists/deb.debian.org_* /var/cache/apt/*.bin"])
-    # The fixture hardware of a g5.48xlarge (PCI tree, no NVSwitch): one ssh call, where a play would
-    # spend about 20 s per converge on it under emulation.
-    sysfs = (ROOT / "tests" / "fixtures" / "sysfs.py").read_text()
-    run([*ssh, f"test -d /srv/fixture/sys || python3 -c {shlex.quote(sysfs)} g5.48xlarge /srv/fixture/sys"])
     yield {"inventory": inventory, "ssh": ssh, "port": port}
     if not keep_artifacts:
         subprocess.run([VM, "stop", NAME], env=testbed, check=False)
 
 
-def converge(testbed, vm, *extra, check=True):
-    playbook = [
+def versions(testbed):
+    return yaml.safe_load(Path(testbed["AWSOME_CACHE"], "mirror-versions.yml").read_text())
+
+
+def playbook(testbed, vm, path, *extra, check=True):
+    command = [
         str(ROOT / ".venv" / "bin" / "ansible-playbook"),
         "-i",
         str(vm["inventory"]),
-        str(ROOT / "tests" / "vm" / "converge.yml"),
-    ]
-    variables = [
+        str(path),
         "-e",
         f"@{testbed['AWSOME_CACHE']}/mirror-versions.yml",
         "-e",
         f"versions_mirror_base={testbed['AWSOME_MIRROR_URL']}",
-        "-e",
-        "versions_sysfs_root=/srv/fixture/sys",
-        "-e",
-        f"vm_gdrcopy={GDRCOPY}",
-        "-e",
-        f"vm_neuron={NEURON}",
+        *extra,
     ]
     env = dict(testbed, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False")
-    return run([*playbook, *variables, *extra], env=env, cwd=ROOT, check=check)
+    return run(command, env=env, cwd=ROOT, check=check)
+
+
+def converge(testbed, vm, *extra, check=True):
+    options = ["-e", FIXTURE, "-e", f"vm_gdrcopy={GDRCOPY}", "-e", f"vm_neuron={NEURON}"]
+    return playbook(testbed, vm, ROOT / "tests" / "vm" / "converge.yml", *options, *extra, check=check)
 
 
 @pytest.fixture(scope="module")
-def converged(testbed, vm):
+def live(testbed, vm):
+    """The booted image converged as a live node (tests/vm/converge.yml): the driver, and the opt-ins."""
     return converge(testbed, vm)
 
 
@@ -109,13 +175,42 @@ def on_vm(vm, command):
 
 
 @pytest.mark.integration
-def test_dkms_built_the_driver_for_the_guest_kernel(vm, converged):
+def test_the_image_ships_no_identity_of_its_build(image):
+    shipped = image["shipped"]
+    assert shipped["machine_id"].strip() == "", "each instance makes its own machine-id at first boot"
+    assert "ssh_host_" not in shipped["ssh"], "the build's host keys are removed"
+    assert "ml-cluster-ssh-host-keys" not in shipped["ssh"]
+    assert "not found" in shipped["build_key"], "the build login's authorized_keys are removed"
+    build = image["packer"]["builds"][-1]
+    assert build["builder_type"] == "qemu" and build["custom_data"]["ml_cluster:nvidia_driver"] == DRIVER
+
+
+@pytest.mark.integration
+def test_the_booted_image_has_an_identity_of_its_own(base, vm):
+    machine_id = on_vm(vm, "cat /etc/machine-id").strip()
+    assert len(machine_id) == 32 and int(machine_id, 16)
+    build_key = (base / "ssh_host_ed25519_key.pub").read_text().split()[1]
+    booted_key = on_vm(vm, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[1]
+    assert booted_key != build_key, "the host key is made at first boot, not the build's"
+    assert on_vm(vm, "systemctl is-enabled ml-cluster-ssh-host-keys.service").strip() == "enabled"
+
+
+@pytest.mark.integration
+def test_the_manifest_is_the_version_set(testbed, vm):
+    manifest = json.loads(on_vm(vm, "cat /etc/ml_cluster/manifest.json"))
+    assert manifest["flavour"] == "gpu" and manifest["nvidia_module_flavour"] == "open"  # A10G: open
+    assert manifest["kernel"] == on_vm(vm, "uname -r").strip()
+    assert manifest["components"] == {"nvidia_driver": versions(testbed)["versions_nvidia_driver"]}
+
+
+@pytest.mark.integration
+def test_dkms_built_the_driver_for_the_guest_kernel(vm):
     kernel = on_vm(vm, "uname -r").strip()
     assert f"nvidia/{DRIVER}, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m nvidia")
 
 
 @pytest.mark.integration
-def test_modules_loaded_with_the_open_flavour(vm, converged):
+def test_modules_loaded_at_boot_with_the_open_flavour(vm):
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
     assert {"nvidia", "nvidia_uvm"} <= set(modules)
     assert on_vm(vm, "modinfo -F license nvidia").strip() == "Dual MIT/GPL"
@@ -124,10 +219,40 @@ def test_modules_loaded_with_the_open_flavour(vm, converged):
 
 
 @pytest.mark.integration
+def test_nouveau_blacklisted_inside_the_initramfs_the_image_booted(vm):
+    listing = on_vm(vm, "lsinitramfs /boot/initrd.img-$(uname -r)")
+    assert "etc/modprobe.d/blacklist-nouveau.conf" in listing
+
+
+@pytest.mark.integration
+def test_kernel_and_driver_held(vm):
+    held = set(on_vm(vm, "apt-mark showhold").split())
+    kernel = on_vm(vm, "uname -r").strip()
+    assert {f"linux-image-{kernel}", f"linux-headers-{kernel}", "linux-image-amd64", "nvidia-open"} <= held
+
+
+@pytest.mark.integration
+def test_the_validation_playbook_passes_on_the_image(testbed, vm, tmp_path):
+    # the node's own PCI bus (no GPU in this VM): the manifest against the version set is what it judges
+    playbook(testbed, vm, ROOT / "playbooks" / "validate.yml", "-e", f"validate_report_dir={tmp_path}")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["passed"], summary
+    checks = {c["name"]: c for c in summary["nodes"][NAME]["checks"]}
+    assert checks["image manifest"]["status"] == "pass", checks["image manifest"]
+
+
+@pytest.mark.integration
+def test_a_node_booted_from_the_image_converges_with_no_change(testbed, vm, live):
+    # the opt-in roles are not in the image: their first converge installs them, the next must not
+    recap = (converge(testbed, vm) if GDRCOPY or NEURON else live).stdout.split("PLAY RECAP")[-1]
+    assert NAME in recap and "changed=0" in recap and "failed=0" in recap
+
+
+@pytest.mark.integration
 @pytest.mark.skipif(
     not GDRCOPY, reason="about 7 minutes under emulation, past the VM tier's budget: AWSOME_VM_GDRCOPY=1"
 )
-def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, converged):
+def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, live):
     kernel = on_vm(vm, "uname -r").strip()
     assert f"gdrdrv/2.5.1, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m gdrdrv")
     assert f"NVIDIA_SRC_DIR=/usr/src/nvidia-{DRIVER}/nvidia" in on_vm(vm, "cat /usr/src/gdrdrv-2.5.1/dkms.conf")
@@ -137,31 +262,11 @@ def test_dkms_built_gdrdrv_against_the_driver_and_it_loads(vm, converged):
 
 @pytest.mark.integration
 @pytest.mark.skipif(not NEURON, reason="minutes more under emulation, past the VM tier's budget: AWSOME_VM_NEURON=1")
-def test_dkms_built_the_neuron_driver_and_it_loads(vm, converged):
+def test_dkms_built_the_neuron_driver_and_it_loads(vm, live):
     kernel = on_vm(vm, "uname -r").strip()
     assert f"aws-neuronx/2.30.2.0, {kernel}, x86_64: installed" in on_vm(vm, "dkms status -m aws-neuronx")
     assert "neuron" in on_vm(vm, "lsmod | cut -d' ' -f1").split()
     assert on_vm(vm, "cat /etc/modules-load.d/neuron.conf").strip() == "neuron"
-
-
-@pytest.mark.integration
-def test_nouveau_blacklisted_inside_the_rebuilt_initramfs(vm, converged):
-    listing = on_vm(vm, "lsinitramfs /boot/initrd.img-$(uname -r)")
-    assert "etc/modprobe.d/blacklist-nouveau.conf" in listing
-
-
-@pytest.mark.integration
-def test_kernel_and_driver_held(vm, converged):
-    held = set(on_vm(vm, "apt-mark showhold").split())
-    kernel = on_vm(vm, "uname -r").strip()
-    assert {f"linux-image-{kernel}", f"linux-headers-{kernel}", "linux-image-amd64", "nvidia-open"} <= held
-
-
-@pytest.mark.integration
-def test_second_converge_changes_nothing(testbed, vm, converged):
-    recap = converge(testbed, vm).stdout
-    assert f"{NAME}" in recap
-    assert "changed=0" in recap.split("PLAY RECAP")[-1]
 
 
 # The stand-in repository's release whose modules do not compile (tests/testbed/standins/cuda.sh).
@@ -169,9 +274,9 @@ BROKEN = "580.999.01"
 
 
 @pytest.mark.integration
-def test_a_driver_that_does_not_build_is_refused_and_the_working_one_put_back(testbed, vm, converged):
-    # after the idempotence check, before the reboot: the reboot shows the driver put back loads at boot
-    # only the driver's install half: its tags reach the tasks its dynamic includes bring (the DKMS check)
+def test_a_driver_that_does_not_build_is_refused_and_the_working_one_put_back(testbed, vm, live):
+    # after the converge of the booted image, before the reboot: the reboot shows the driver put back
+    # loads at boot; only the driver's install half: its tags reach the tasks its dynamic includes bring
     refused = converge(
         testbed,
         vm,
@@ -224,7 +329,7 @@ def reboot(vm, timeout=300):
 
 
 @pytest.mark.integration
-def test_modules_load_again_after_a_reboot(testbed, vm, converged):
+def test_modules_load_again_after_a_reboot(testbed, vm, live):
     reboot(vm)
     modules = on_vm(vm, "lsmod | cut -d' ' -f1").split()
     expected = {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) | ({"neuron"} if NEURON else set())
@@ -245,7 +350,7 @@ NEWER = [
     os.environ.get("AWSOME_VM_UPGRADE") != "1",
     reason="about 7 minutes under emulation, past the VM tier's 15-minute CI budget: AWSOME_VM_UPGRADE=1 runs it",
 )
-def test_upgrade_is_refused_until_a_reboot_is_allowed(testbed, vm, converged):
+def test_upgrade_is_refused_until_a_reboot_is_allowed(testbed, vm, live):
     # last in this module: it moves the VM to another driver
     refused = converge(testbed, vm, *NEWER, check=False)
     assert refused.returncode != 0

@@ -2,6 +2,8 @@
 # Boots and stops test VMs from the disk vm-image.sh builds, with QEMU from Debian's packages:
 # direct kernel boot, virtio disk and network, user-mode networking with SSH forwarded to
 # 127.0.0.1:<port>, a throwaway overlay disk per VM. KVM where it works, TCG otherwise.
+# AWSOME_VM_DISK, AWSOME_VM_KERNEL and AWSOME_VM_INITRD boot another disk (an image the qemu Packer
+# source built) with its own kernel and initramfs; the test bed's disk and its kernel by default.
 #   vm.sh start NAME PORT   boot (a fresh overlay), wait for SSH, print an inventory line
 #   vm.sh wait NAME PORT    wait for SSH again (after a reboot)
 #   vm.sh stop NAME         stop the VM by its pid and drop its overlay
@@ -43,9 +45,10 @@ start() {
   image=$("$here/vm-image.sh")
   command -v qemu-system-x86_64 >/dev/null || die "QEMU is missing (apt-get install qemu-system-x86): the VM tier cannot run"
   stop "$name" 2>/dev/null || true
-  qemu-img create -q -f qcow2 -b "$image/disk.qcow2" -F qcow2 "$runs/$name.qcow2"
+  qemu-img create -q -f qcow2 -b "$(realpath "${AWSOME_VM_DISK:-$image/disk.qcow2}")" -F qcow2 "$runs/$name.qcow2"
   qemu-system-x86_64 -accel "$(accel)" -m "${AWSOME_VM_MEMORY:-2048}" -smp "${AWSOME_VM_CPUS:-2}" \
-    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "root=/dev/vda rw console=ttyS0" \
+    -kernel "${AWSOME_VM_KERNEL:-$image/vmlinuz}" -initrd "${AWSOME_VM_INITRD:-$image/initrd.img}" \
+    -append "root=/dev/vda rw console=ttyS0" \
     -drive "file=$runs/$name.qcow2,if=virtio" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
     -display none -serial "file:$runs/$name.console" -daemonize -pidfile "$runs/$name.pid"
