@@ -1,4 +1,4 @@
-"""Verify the base stack's real effects on the converged node (testinfra, run by molecule)."""
+"""Verify the node basics (the common role, the base of every stack) on the converged nodes (testinfra)."""
 
 import pytest
 
