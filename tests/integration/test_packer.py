@@ -15,16 +15,27 @@ PACKER = str(ROOT / "packer" / "run.sh")
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml").read_text())
 
 
+@pytest.fixture(scope="module")
+def qemu_flags(testbed):
+    """The qemu source reads its disk's checksum file and its key: the test bed's (tests/testbed/vm-image.sh)."""
+    disk = Path(run([str(ROOT / "tests" / "testbed" / "vm.sh"), "image"], env=testbed).stdout.split()[-1])
+    files = {
+        "qemu_disk": "disk.qcow2",
+        "qemu_kernel": "vmlinuz",
+        "qemu_initrd": "initrd.img",
+        "qemu_ssh_key": "id_ed25519",
+    }
+    return [arg for name, file in files.items() for arg in ("-var", f"{name}={disk / file}")]
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("flavour", ["gpu", "cpu"])
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
-def test_every_build_validates(testbed, flavour, arch):
-    # the qemu source reads its disk's checksum file and its key: the test bed's (tests/testbed/vm-image.sh)
-    disk = Path(run([str(ROOT / "tests" / "testbed" / "vm.sh"), "image"], env=testbed).stdout.split()[-1])
-    qemu = [f"qemu_disk={disk / 'disk.qcow2'}", f"qemu_kernel={disk / 'vmlinuz'}", f"qemu_initrd={disk / 'initrd.img'}"]
-    qemu += [f"qemu_ssh_key={disk / 'id_ed25519'}"]
-    flags = [arg for value in qemu for arg in ("-var", value)]
-    run([PACKER, "validate", f"-var-file=flavours/{flavour}.pkrvars.hcl", "-var", f"arch={arch}", *flags], env=testbed)
+def test_every_build_validates(testbed, qemu_flags, flavour, arch):
+    run(
+        [PACKER, "validate", f"-var-file=flavours/{flavour}.pkrvars.hcl", "-var", f"arch={arch}", *qemu_flags],
+        env=testbed,
+    )
 
 
 def expected_labels():
