@@ -12,6 +12,7 @@ the working driver put back (and, with AWSOME_VM_REBOOT=1, loads again after a r
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -66,8 +67,9 @@ def base(testbed):
 
 
 def debugfs(disk, request):
-    """Reads the ext4 file system of a raw disk without booting or mounting it."""
-    return run(["debugfs", "-R", request, str(disk)], check=False).stdout
+    """Reads the ext4 file system of a raw disk without booting or mounting it (debugfs reports a missing
+    file on stderr and still exits 0)."""
+    return run(["debugfs", "-R", request, str(disk)])
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +99,14 @@ def image(testbed, base, tmp_path_factory, keep_artifacts):
     # which the VM boots (a broken initramfs rebuild shows there, not under the test bed's).
     raw = out / "disk.raw"
     run(["qemu-img", "convert", "-O", "raw", str(disk), str(raw)])
-    boot = debugfs(raw, "ls -p /boot")
+    boot = debugfs(raw, "ls -p /boot").stdout
     kernel = next(n.split("vmlinuz-", 1)[1] for n in boot.replace("/", " ").split() if n.startswith("vmlinuz-"))
     for name in (f"vmlinuz-{kernel}", f"initrd.img-{kernel}"):
-        run(["debugfs", "-R", f"dump /boot/{name} {out / name}", str(raw)])
+        debugfs(raw, f"dump /boot/{name} {out / name}")
     shipped = {
-        "machine_id": debugfs(raw, "cat /etc/machine-id"),
-        "ssh": debugfs(raw, "ls -p /etc/ssh"),
-        "build_key": run(["debugfs", "-R", "stat /root/.ssh/authorized_keys", str(raw)], check=False).stderr,
+        "machine_id": debugfs(raw, "cat /etc/machine-id").stdout,
+        "ssh": debugfs(raw, "ls -p /etc/ssh").stdout,
+        "build_key": debugfs(raw, "stat /root/.ssh/authorized_keys").stderr,
     }
     raw.unlink()
     manifest = json.loads((out / "packer-manifest.json").read_text())
@@ -289,6 +291,66 @@ def test_dkms_built_the_neuron_driver_and_it_loads(vm, live):
     assert on_vm(vm, "cat /etc/modules-load.d/neuron.conf").strip() == "neuron"
 
 
+# Debian's kernel update as the mirror carries it (tests/testbed/standins/debian-kernel.sh).
+SECURITY = "deb.debian.org/debian-security"
+
+
+def kernel_update(testbed):
+    """The packages of the mirror's bookworm-security suite, with their versions."""
+    index = Path(testbed["AWSOME_CACHE"], "mirror", SECURITY, "dists/bookworm-security/main/binary-amd64/Packages")
+    stanzas = index.read_text().split("\n\n")
+    fields = [dict(line.split(": ", 1) for line in s.splitlines() if ": " in line) for s in stanzas]
+    return {f["Package"]: f["Version"] for f in fields if "Package" in f}
+
+
+def security_suite(testbed, parts, key):
+    """Shell lines that make the VM's apt trust the mirror's bookworm-security suite: its key at `key`,
+    its deb822 source in the directory `parts`."""
+    armored = Path(testbed["AWSOME_CACHE"], "mirror", "testbed", "keys", "mirror.asc").read_text().strip()
+    return f"""mkdir -p {parts} "$(dirname {key})"
+cat >{key} <<'KEY'
+{armored}
+KEY
+cat >{parts}/debian-security.sources <<'SOURCE'
+Types: deb
+URIs: {testbed["AWSOME_MIRROR_URL"]}{SECURITY}
+Suites: bookworm-security
+Components: main
+Signed-By: {key}
+SOURCE"""
+
+
+@pytest.mark.integration
+def test_a_kernel_upgrade_after_the_hold_changes_nothing(testbed, vm, live):
+    # The node's own sources plus Debian's security suite, in an apt state of the test's own under /run:
+    # the node's lists stay as the image shipped them for the tests after this one.
+    update = kernel_update(testbed)
+    wanted = " ".join(f"{name}={version}" for name, version in sorted(update.items()))
+    apt = "apt-get -q -o Dir::Etc::SourceParts=/run/kernel-update/parts -o Dir::State::Lists=/run/kernel-update/lists"
+    setup = (
+        "set -e; rm -rf /run/kernel-update; mkdir -p /run/kernel-update/parts /run/kernel-update/lists/partial\n"
+        "cp -a /etc/apt/sources.list.d/. /run/kernel-update/parts/\n"
+        f"{security_suite(testbed, '/run/kernel-update/parts', '/run/kernel-update/debian-security.asc')}\n"
+        f"{apt} update"
+    )
+    on_vm(vm, setup)
+    state = "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'; ls -l /boot /lib/modules"
+    before = on_vm(vm, state)
+    installed = on_vm(vm, "dpkg-query -W -f='${Version}' linux-image-amd64")
+    # the control: without the hold, apt would take Debian's newer kernel (so this test can fail)
+    unheld = on_vm(vm, f"{apt} -s install --allow-change-held-packages {wanted}")
+    assert f"Inst linux-image-amd64 [{installed}] ({update['linux-image-amd64']} " in unheld, unheld
+    # an upgrade as unattended-upgrades or an operator runs it keeps the kernel back
+    upgrade = on_vm(vm, f"DEBIAN_FRONTEND=noninteractive {apt} -y dist-upgrade")
+    assert "kept back:" in upgrade, upgrade
+    kept = upgrade.split("kept back:", 1)[1].split("\n0 upgraded", 1)[0].split()
+    assert {"linux-image-amd64", "linux-headers-amd64"} <= set(kept), upgrade
+    # and asking for the kernel by name is refused
+    asked = run([*vm["ssh"], f"DEBIAN_FRONTEND=noninteractive {apt} -y install linux-image-amd64"], check=False)
+    assert asked.returncode != 0 and "Held packages were changed" in asked.stderr, asked.stderr
+    assert on_vm(vm, state) == before, "nothing dpkg knows of, in /boot or in /lib/modules changed"
+
+
 # The stand-in repository's release whose modules do not compile (tests/testbed/standins/cuda.sh).
 BROKEN = "580.999.01"
 
@@ -358,6 +420,28 @@ def test_modules_load_again_after_a_reboot(testbed, vm, live):
     expected = {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) | ({"neuron"} if NEURON else set())
     assert expected <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    os.environ.get("AWSOME_VM_NEWER_KERNEL") != "1",
+    reason="minutes under emulation (a kernel's initramfs, a DKMS build): AWSOME_VM_NEWER_KERNEL=1 runs it",
+)
+def test_the_driver_is_built_for_a_newer_kernel_installed_beside_the_running_one(testbed, vm, live):
+    # Debian's kernel update installed as a new package (which no hold stops) and not booted yet: what
+    # boots next must have the driver, so the converge installs its headers and DKMS builds for it.
+    image = next(name for name in kernel_update(testbed) if re.fullmatch(r"linux-image-\d.*", name))
+    newer, running = image.removeprefix("linux-image-"), on_vm(vm, "uname -r").strip()
+    keyring = "/etc/apt/keyrings/testbed-debian-security.asc"
+    install = f"DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends {image}"
+    on_vm(vm, f"set -e\n{security_suite(testbed, '/etc/apt/sources.list.d', keyring)}\napt-get -q update\n{install}")
+    converge(testbed, vm)
+    status = on_vm(vm, "dkms status -m nvidia")
+    assert f"nvidia/{DRIVER}, {newer}, x86_64: installed" in status, status
+    assert f"nvidia/{DRIVER}, {running}, x86_64: installed" in status, status
+    assert {image, f"linux-headers-{newer}"} <= set(on_vm(vm, "apt-mark showhold").split()), "held in turn"
+    again = converge(testbed, vm).stdout.split("PLAY RECAP")[-1]
+    assert "changed=0" in again and "failed=0" in again, again
 
 
 NEWER = [

@@ -2,7 +2,8 @@
 # Builds the bootable Debian 12 disk the VM tier boots, and the qemu Packer source builds on: Debian's
 # kernel and its matching headers, systemd, openssh-server, python3, dkms and a compiler; root reachable
 # with the test bed's SSH key; MODULES=dep for initramfs-tools (an in-VM rebuild takes ~80 s instead of
-# ~12 min under emulation); the fixture PCI tree of a g5.48xlarge under /srv/fixture/sys.
+# ~12 min under emulation); the fixture PCI tree of a g5.48xlarge under /srv/fixture/sys; a cache of the
+# code Python compiles for Ansible's zipped modules (tests/testbed/zipimport_cache.py).
 # Built natively with debootstrap from the host's Debian mirror (never under emulation), cached by
 # this recipe's hash in $AWSOME_CACHE/vm/<hash>/: disk.qcow2 (and its .sha256), vmlinuz, initrd.img,
 # id_ed25519, and the disk's own SSH host key (ssh_host_ed25519_key.pub: what a build VM presents).
@@ -15,7 +16,8 @@ suite=bookworm
 include=systemd,systemd-sysv,dbus,linux-image-amd64,linux-headers-amd64,initramfs-tools,openssh-server,python3,python3-apt,sudo,ca-certificates,dkms,gcc,make,kmod,procps,iproute2,gnupg
 mirror=$(debian_mirror)
 fixture=$here/../fixtures/sysfs.py
-hash=$( (cat "${BASH_SOURCE[0]}" "$fixture"; echo "$mirror") | sha256sum | cut -c1-12)
+zipcache=$here/zipimport_cache.py
+hash=$( (cat "${BASH_SOURCE[0]}" "$fixture" "$zipcache"; echo "$mirror") | sha256sum | cut -c1-12)
 out=$AWSOME_CACHE/vm/$hash
 
 if [ -s "$out/disk.qcow2" ] && [ -s "$out/vmlinuz" ]; then
@@ -53,6 +55,14 @@ echo "AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/authorized_keys.d/%u" >"$
 rm -f "$rootfs/etc/apt/sources.list"
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/*
+# Ansible's modules arrive as zips, whose module_utils Python compiles again on every task (zipimport
+# writes no bytecode): under emulation a third of each task's CPU. A .pth hook keeps the compiled code
+# by the source's hash (tests/testbed/zipimport_cache.py); on the test bed's disk only, as a faster CPU
+# would be, so the images built on it carry it too.
+site=$rootfs/usr/local/lib/$(chroot "$rootfs" python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages
+install -d "$site"
+install -m 644 "$zipcache" "$site/zipimport_cache.py"
+echo "import zipimport_cache; zipimport_cache.install()" >"$site/testbed-zipimport-cache.pth"
 # The fixture hardware of a g5.48xlarge (8 A10G, no NVSwitch): the roles read it through
 # versions_sysfs_root=/srv/fixture/sys.
 python3 "$fixture" g5.48xlarge "$rootfs/srv/fixture/sys"
