@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian 12 base image every container of the test bed starts from: systemd as PID 1,
-# python3 and python3-apt for Ansible, apt lists kept fresh so a converge need not update them.
+# python3 and python3-apt for Ansible, apt lists kept fresh so a converge need not update them, and the
+# test bed's cache of the code Python compiles for Ansible's zipped modules.
 # Built with debootstrap from the host's own Debian mirror and `docker import`ed (no registry is
 # reachable); rebuilt only when this recipe or the mirror changes. Prints the image's tag.
 set -euo pipefail
@@ -11,7 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 suite=bookworm
 include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,ca-certificates,sudo,procps,kmod
 mirror=$(debian_mirror)
-tag="awsome-ml-base:$( (cat "${BASH_SOURCE[0]}"; echo "$mirror") | sha256sum | cut -c1-12)"
+tag="awsome-ml-base:$( (cat "${BASH_SOURCE[0]}" "$here/zipimport_cache.py"; echo "$mirror") | sha256sum | cut -c1-12)"
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   say "base image $tag cached"
@@ -34,6 +35,9 @@ deb ${mirror%/debian}/debian-security $suite-security main
 SOURCES
 chroot "$rootfs" apt-get update -q >/dev/null
 chroot "$rootfs" apt-get clean
+# Each Ansible task compiles the module_utils of its zipped module again (zipimport writes no bytecode):
+# the test bed keeps the compiled code per node (tests/testbed/zipimport_cache.py, lib.sh).
+install_zipimport_cache "$rootfs"
 # A container's first boot must make its own machine-id; units a container cannot run are masked.
 : >"$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"

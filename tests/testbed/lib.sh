@@ -42,3 +42,13 @@ docker_gateway() {
   [ -n "$ip" ] || die "no docker0 address: is dockerd running? (tests/testbed/bootstrap.sh host)"
   echo "$ip"
 }
+
+# install_zipimport_cache ROOTFS: the test bed's zipimport code cache (zipimport_cache.py) into the
+# Python of ROOTFS, as a .pth hook: Ansible's zipped modules are compiled once per node, not per task.
+install_zipimport_cache() {
+  local rootfs=$1 site
+  site=$rootfs/usr/local/lib/$(chroot "$rootfs" python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages
+  install -d "$site"
+  install -m 644 "$(dirname "${BASH_SOURCE[0]}")/zipimport_cache.py" "$site/zipimport_cache.py"
+  echo "import zipimport_cache; zipimport_cache.install()" >"$site/testbed-zipimport-cache.pth"
+}

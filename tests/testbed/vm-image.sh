@@ -16,8 +16,7 @@ suite=bookworm
 include=systemd,systemd-sysv,dbus,linux-image-amd64,linux-headers-amd64,initramfs-tools,openssh-server,python3,python3-apt,sudo,ca-certificates,dkms,gcc,make,kmod,procps,iproute2,gnupg
 mirror=$(debian_mirror)
 fixture=$here/../fixtures/sysfs.py
-zipcache=$here/zipimport_cache.py
-hash=$( (cat "${BASH_SOURCE[0]}" "$fixture" "$zipcache"; echo "$mirror") | sha256sum | cut -c1-12)
+hash=$( (cat "${BASH_SOURCE[0]}" "$fixture" "$here/zipimport_cache.py"; echo "$mirror") | sha256sum | cut -c1-12)
 out=$AWSOME_CACHE/vm/$hash
 
 if [ -s "$out/disk.qcow2" ] && [ -s "$out/vmlinuz" ]; then
@@ -57,12 +56,9 @@ chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/*
 # Ansible's modules arrive as zips, whose module_utils Python compiles again on every task (zipimport
 # writes no bytecode): under emulation a third of each task's CPU. A .pth hook keeps the compiled code
-# by the source's hash (tests/testbed/zipimport_cache.py); on the test bed's disk only, as a faster CPU
-# would be, so the images built on it carry it too.
-site=$rootfs/usr/local/lib/$(chroot "$rootfs" python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages
-install -d "$site"
-install -m 644 "$zipcache" "$site/zipimport_cache.py"
-echo "import zipimport_cache; zipimport_cache.install()" >"$site/testbed-zipimport-cache.pth"
+# by the source's hash (tests/testbed/zipimport_cache.py, lib.sh); on the test bed's disk only, as a
+# faster CPU would be, so the images built on it carry it too.
+install_zipimport_cache "$rootfs"
 # The fixture hardware of a g5.48xlarge (8 A10G, no NVSwitch): the roles read it through
 # versions_sysfs_root=/srv/fixture/sys.
 python3 "$fixture" g5.48xlarge "$rootfs/srv/fixture/sys"

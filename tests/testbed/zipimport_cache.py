@@ -1,11 +1,12 @@
-"""Test bed only, installed on the VM disk (tests/testbed/vm-image.sh): keeps the code Python compiles
-for modules it imports from zip files, by the source's hash, so that each Ansible task under emulation
-does not compile the same module_utils again.
+"""Test bed only, installed in the containers' base image and on the VM disk (lib.sh,
+install_zipimport_cache): keeps the code Python compiles for modules it imports from zip files, by the
+source's hash, so that each Ansible task does not compile the same module_utils again.
 
 Ansible sends every module as a zip (AnsiballZ) that Python imports with zipimport, which never writes
-bytecode: each task compiled ansible.module_utils anew, about a third of a task's CPU time in a TCG guest
-(a ping: 5.7 s of host CPU without this cache, 3.7 s with it). The cache is keyed by the Python version
-and the source bytes, so a changed module_utils is compiled again; the code keeps its own file name."""
+bytecode: each task compiled ansible.module_utils anew. Measured on this machine kind: importing
+ansible.module_utils.basic from a zip takes 0.42 s of CPU natively and 0.26 s with this cache; a ping in
+the TCG guest about 5.6 s of host CPU, and 3.6 s with it. The cache is keyed by the Python version and
+the source bytes, so changed source is compiled again; the code keeps the file name it is imported from."""
 
 import marshal
 import os
