@@ -4,8 +4,9 @@ source's hash, so that each Ansible task does not compile the same module_utils 
 
 Ansible sends every module as a zip (AnsiballZ) that Python imports with zipimport, which never writes
 bytecode: each task compiled ansible.module_utils anew. Measured on this machine kind: importing
-ansible.module_utils.basic from a zip takes 0.42 s of CPU natively and 0.26 s with this cache; a ping in
-the TCG guest about 5.6 s of host CPU, and 3.6 s with it. The cache is keyed by the Python version and
+ansible.module_utils.basic from a zip takes 0.42 s of CPU natively and 0.26 s with this cache; a stat
+task 0.39 s of a container's CPU, 0.30 s with it; a ping in the TCG guest about 5.6 s of host CPU, and
+3.6 s with it. The cache is keyed by the Python version and
 the source bytes, so changed source is compiled again; the code keeps the file name it is imported from."""
 
 import marshal
