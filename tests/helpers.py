@@ -1,8 +1,26 @@
 """Small helpers the tests share: run a command, show its output, time it."""
 
+import re
 import subprocess
 import sys
 import time
+
+# What says why a run failed, in the output of ansible-playbook, packer, molecule and pytest
+_FAILURE = re.compile(r"fatal: |FAILED!|ERROR|Error|errored|error:|Traceback|Killed|No space left")
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def failure_lines(text, limit=4000):
+    """The lines of text that say why a run failed, each with the line after it, at most limit characters.
+
+    The assertion message carries them, so a log cut short in the middle still shows the cause."""
+    lines = _COLOUR.sub("", text).splitlines()
+    picked = []
+    for number, line in enumerate(lines):
+        if _FAILURE.search(line):
+            picked.extend(lines[number : number + 2])
+    kept = "\n".join(dict.fromkeys(line.strip() for line in picked if line.strip()))
+    return kept[-limit:]
 
 
 def run(cmd, *, env=None, cwd=None, check=True, capture=True):
@@ -14,5 +32,6 @@ def run(cmd, *, env=None, cwd=None, check=True, capture=True):
     if capture and (result.returncode != 0 or not sys.stderr.isatty()):
         print(result.stdout[-20000:], result.stderr[-5000:], sep="\n", file=sys.stderr)
     if check:
-        assert result.returncode == 0, f"{cmd[0]} exited {result.returncode}"
+        why = failure_lines(f"{result.stdout}\n{result.stderr}") if capture else ""
+        assert result.returncode == 0, f"{cmd[0]} exited {result.returncode} after {took:.0f} s\n{why}"
     return result
