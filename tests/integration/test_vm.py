@@ -12,6 +12,7 @@ the working driver put back (and, with AWSOME_VM_REBOOT=1, loads again after a r
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -419,6 +420,28 @@ def test_modules_load_again_after_a_reboot(testbed, vm, live):
     expected = {"nvidia", "nvidia_uvm"} | ({"gdrdrv"} if GDRCOPY else set()) | ({"neuron"} if NEURON else set())
     assert expected <= set(modules)
     assert on_vm(vm, "systemctl is-active nvidia-persistenced").strip() == "active"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    os.environ.get("AWSOME_VM_NEWER_KERNEL") != "1",
+    reason="minutes under emulation (a kernel's initramfs, a DKMS build): AWSOME_VM_NEWER_KERNEL=1 runs it",
+)
+def test_the_driver_is_built_for_a_newer_kernel_installed_beside_the_running_one(testbed, vm, live):
+    # Debian's kernel update installed as a new package (which no hold stops) and not booted yet: what
+    # boots next must have the driver, so the converge installs its headers and DKMS builds for it.
+    image = next(name for name in kernel_update(testbed) if re.fullmatch(r"linux-image-\d.*", name))
+    newer, running = image.removeprefix("linux-image-"), on_vm(vm, "uname -r").strip()
+    keyring = "/etc/apt/keyrings/testbed-debian-security.asc"
+    install = f"DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends {image}"
+    on_vm(vm, f"set -e\n{security_suite(testbed, '/etc/apt/sources.list.d', keyring)}\napt-get -q update\n{install}")
+    converge(testbed, vm)
+    status = on_vm(vm, "dkms status -m nvidia")
+    assert f"nvidia/{DRIVER}, {newer}, x86_64: installed" in status, status
+    assert f"nvidia/{DRIVER}, {running}, x86_64: installed" in status, status
+    assert {image, f"linux-headers-{newer}"} <= set(on_vm(vm, "apt-mark showhold").split()), "held in turn"
+    again = converge(testbed, vm).stdout.split("PLAY RECAP")[-1]
+    assert "changed=0" in again and "failed=0" in again, again
 
 
 NEWER = [

@@ -141,6 +141,67 @@ def test_no_fabric_manager_without_nvswitches():
     assert templar.template(trust_as_template("{{ _nvidia_driver_packages }}")) == ["nvidia-open"]
 
 
+def kernel_vars(running, installed, dkms_lines=()):
+    vmlinuz = [{"path": f"/boot/vmlinuz-{kernel}"} for kernel in installed]
+    return role_vars(
+        "nvidia_driver/vars/main.yml",
+        "nvidia_driver/vars/Debian.yml",
+        ansible_facts={"kernel": running},
+        _nvidia_driver_kernels_before={"files": vmlinuz},
+        _nvidia_driver_dkms={"stdout_lines": list(dkms_lines)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("running", "installed", "kernels"),
+    [
+        ("6.1.0-50-amd64", ["6.1.0-50-amd64"], ["6.1.0-50-amd64"]),
+        # an update installed, not booted: it boots next (and 57 sorts after 9 as a version, not as text)
+        ("6.1.0-50-amd64", ["6.1.0-9-amd64", "6.1.0-57-amd64", "6.1.0-50-amd64"], ["6.1.0-50-amd64", "6.1.0-57-amd64"]),
+        # running the newest: older kernels left installed get nothing
+        ("6.8.0-1021-aws", ["6.8.0-1019-aws", "6.8.0-1021-aws"], ["6.8.0-1021-aws"]),
+    ],
+)
+def test_the_driver_is_built_for_the_running_and_the_newest_kernel(running, installed, kernels):
+    templar = kernel_vars(running, installed)
+    assert templar.template(trust_as_template("{{ _nvidia_driver_kernels }}")) == kernels
+    assert templar.template(trust_as_template("{{ _nvidia_driver_headers }}")) == [
+        f"linux-headers-{k}" for k in kernels
+    ]
+
+
+def test_a_newer_kernels_missing_headers_release_the_build_tools_hold():
+    templar = role_vars(
+        "nvidia_driver/vars/main.yml",
+        "nvidia_driver/vars/Debian.yml",
+        ansible_facts={"kernel": "6.1.0-50-amd64"},
+        _nvidia_driver_kernels_before={
+            "files": [{"path": "/boot/vmlinuz-6.1.0-50-amd64"}, {"path": "/boot/vmlinuz-6.1.0-57-amd64"}]
+        },
+        _nvidia_driver_kernel_dev={
+            "stdout_lines": [
+                "linux-headers-6.1.0-50-amd64 6.1.176-1 hi ",
+                "linux-kbuild-6.1 6.1.176-1 hi ",
+                "linux-compiler-gcc-12-x86 6.1.176-1 hi ",
+            ]
+        },
+    )
+    missing = templar.template(trust_as_template("{{ _nvidia_driver_headers_missing }}"))
+    assert missing == ["linux-headers-6.1.0-57-amd64"]
+    tools = templar.template(trust_as_template("{{ _nvidia_driver_build_tools }}"))
+    assert tools == ["linux-kbuild-6.1", "linux-compiler-gcc-12-x86"]
+
+
+def test_dkms_status_lines_name_the_kernels_the_driver_is_installed_for():
+    lines = [
+        "nvidia/580.126.20, 6.1.0-50-amd64, x86_64: installed",
+        "nvidia/580.126.20, 6.1.0-57-amd64, x86_64: built",
+        "nvidia/580.126.20: added",
+    ]
+    templar = kernel_vars("6.1.0-50-amd64", ["6.1.0-50-amd64"], lines)
+    assert templar.template(trust_as_template("{{ _nvidia_driver_dkms_built }}")) == ["6.1.0-50-amd64"]
+
+
 def test_cuda_toolkit_package_specs():
     templar = role_vars("versions/defaults/main.yml", "cuda_toolkit/vars/main.yml")
     assert templar.template(trust_as_template("{{ _cuda_toolkit_specs }}")) == [
