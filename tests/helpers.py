@@ -6,7 +6,7 @@ import sys
 import time
 
 # What says why a run failed, in the output of ansible-playbook, packer, molecule and pytest
-_FAILURE = re.compile(r"fatal: |FAILED!|ERROR|Error|errored|error:|Traceback|Killed|No space left")
+_FAILURE = re.compile(r"fatal: |FAILED!|ERROR|Error|errored|error:|Traceback|Killed|No space left|panic:|[Cc]rash")
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -23,6 +23,14 @@ def failure_lines(text, limit=4000):
     return kept[-limit:]
 
 
+def explain(result, tail=8):
+    """What the assertion message says of a failed run: the lines that say why, then how each stream ended."""
+    ends = [_COLOUR.sub("", text).strip().splitlines()[-tail:] for text in (result.stdout, result.stderr)]
+    return "\n".join(
+        [failure_lines(f"{result.stdout}\n{result.stderr}"), "-- stdout ended:", *ends[0], "-- stderr ended:", *ends[1]]
+    )
+
+
 def run(cmd, *, env=None, cwd=None, check=True, capture=True):
     """Runs cmd, echoes its output when it fails (or always under `pytest -s`), returns the result."""
     start = time.monotonic()
@@ -32,6 +40,6 @@ def run(cmd, *, env=None, cwd=None, check=True, capture=True):
     if capture and (result.returncode != 0 or not sys.stderr.isatty()):
         print(result.stdout[-20000:], result.stderr[-5000:], sep="\n", file=sys.stderr)
     if check:
-        why = failure_lines(f"{result.stdout}\n{result.stderr}") if capture else ""
+        why = explain(result) if capture else ""
         assert result.returncode == 0, f"{cmd[0]} exited {result.returncode} after {took:.0f} s\n{why}"
     return result

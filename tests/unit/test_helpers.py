@@ -1,6 +1,8 @@
 """The failure summary that the tests' run() puts into its assertion message."""
 
-from tests.helpers import failure_lines
+import subprocess
+
+from tests.helpers import explain, failure_lines
 
 ANSIBLE = """\
 \x1b[0;32m    ml.docker.local: TASK [awsome.ml_cluster.image : Clean the package caches] ***\x1b[0m
@@ -32,3 +34,16 @@ def test_the_summary_keeps_the_end_when_it_is_too_long():
 
 def test_a_clean_run_has_nothing_to_say():
     assert failure_lines("ok: [default]\nPLAY RECAP\n") == ""
+
+
+def test_the_explanation_ends_with_how_each_stream_ended():
+    result = subprocess.CompletedProcess([], 2, stdout="one\ntwo\nthree\n", stderr="panic: runtime error\n")
+    why = explain(result, tail=2)
+    assert why.splitlines() == [
+        "panic: runtime error",
+        "-- stdout ended:",
+        "two",
+        "three",
+        "-- stderr ended:",
+        "panic: runtime error",
+    ]
