@@ -17,7 +17,15 @@ if [ "$major" -gt 1 ] || [ "$minor" -ge 7 ]; then
   exec packer "$@" .
 fi
 shadow=$(mktemp -d "${TMPDIR:-/tmp}/awsome-packer.XXXX")
-trap 'rm -rf "$shadow"' EXIT
+# Packer writes crash.log into the directory it runs in: kept beside the shadow, which goes
+keep_crash_log() {
+  [ ! -f "$shadow/packer/crash.log" ] || {
+    mv "$shadow/packer/crash.log" "$shadow.crash.log"
+    echo "packer/run.sh: Packer's crash log is at $shadow.crash.log" >&2
+  }
+  rm -rf "$shadow"
+}
+trap keep_crash_log EXIT
 for entry in roles playbooks ansible.cfg .ansible; do ln -s "$root/$entry" "$shadow/$entry"; done
 mkdir "$shadow/packer"
 for file in "$here"/*; do

@@ -43,3 +43,15 @@ def run(cmd, *, env=None, cwd=None, check=True, capture=True):
         why = explain(result) if capture else ""
         assert result.returncode == 0, f"{cmd[0]} exited {result.returncode} after {took:.0f} s\n{why}"
     return result
+
+
+def run_unless_crashed_twice(cmd, crash, env=None):
+    """run(cmd), and once more when a failed run's output has crash: the tool itself crashed, rather than
+    what it ran failing (Packer losing a plugin's connection, hashicorp/packer#13172). It says so; a
+    second crash, or any other failure, fails as run() does."""
+    result = run(cmd, env=env, check=False)
+    if result.returncode != 0 and crash in result.stdout + result.stderr:
+        print(f"{cmd[0]} crashed ({crash!r} in its output): running it once more", file=sys.stderr)
+        result = run(cmd, env=env, check=False)
+    assert result.returncode == 0, f"{cmd[0]} exited {result.returncode}\n{explain(result)}"
+    return result

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import run
+from tests.helpers import run, run_unless_crashed_twice
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKER = str(ROOT / "packer" / "run.sh")
@@ -62,7 +62,7 @@ def expected_labels():
 def gpu_image(testbed, tmp_path_factory, keep_artifacts):
     out = tmp_path_factory.mktemp("packer")
     tag = "awsome-ml-gpu:test"
-    run(
+    run_unless_crashed_twice(
         [
             PACKER,
             "build",
@@ -77,6 +77,7 @@ def gpu_image(testbed, tmp_path_factory, keep_artifacts):
             "-var",
             "image_tag=test",
         ],
+        "PACKER CRASH",
         env=testbed,
     )
     yield {"tag": tag, "packer_manifest": json.loads((out / "packer-manifest.json").read_text())}

@@ -2,7 +2,9 @@
 
 import subprocess
 
-from tests.helpers import explain, failure_lines
+import pytest
+
+from tests.helpers import explain, failure_lines, run_unless_crashed_twice
 
 ANSIBLE = """\
 \x1b[0;32m    ml.docker.local: TASK [awsome.ml_cluster.image : Clean the package caches] ***\x1b[0m
@@ -47,3 +49,25 @@ def test_the_explanation_ends_with_how_each_stream_ended():
         "-- stderr ended:",
         "panic: runtime error",
     ]
+
+
+CRASHES_ONCE = 'if [ -e "$0.ran" ]; then echo built; else touch "$0.ran"; echo "PACKER CRASH"; exit 2; fi'
+
+
+def test_a_run_whose_tool_crashed_runs_once_more(tmp_path):
+    script = tmp_path / "build.sh"
+    script.write_text(CRASHES_ONCE)
+    assert run_unless_crashed_twice(["bash", str(script)], "PACKER CRASH").stdout == "built\n"
+
+
+def test_a_run_that_failed_without_a_crash_is_not_run_again(tmp_path):
+    script = tmp_path / "build.sh"
+    script.write_text(CRASHES_ONCE.replace("PACKER CRASH", "fatal: [default]: FAILED!"))
+    with pytest.raises(AssertionError, match="exited 2"):
+        run_unless_crashed_twice(["bash", str(script)], "PACKER CRASH")
+    assert (tmp_path / "build.sh.ran").exists()  # it ran, and once: a second run would have passed
+
+
+def test_a_second_crash_fails():
+    with pytest.raises(AssertionError, match="exited 2"):
+        run_unless_crashed_twice(["bash", "-c", "echo 'PACKER CRASH'; exit 2"], "PACKER CRASH")
