@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import run
+from tests.helpers import run, run_unless_crashed_twice
 
 ROOT = Path(__file__).resolve().parents[2]
 VM = str(ROOT / "tests" / "testbed" / "vm.sh")
@@ -93,7 +93,9 @@ def image(testbed, base, tmp_path_factory, keep_artifacts):
     }
     flags = [arg for name, value in variables.items() for arg in ("-var", f"{name}={value}")]
     if not reuse:
-        run([PACKER, "build", "-only=ml.qemu.local", "-var-file=flavours/gpu.pkrvars.hcl", *flags], env=testbed)
+        # -force: a second try after a Packer crash finds the first one's output directory
+        build = [PACKER, "build", "-force", "-only=ml.qemu.local", "-var-file=flavours/gpu.pkrvars.hcl", *flags]
+        run_unless_crashed_twice(build, "PACKER CRASH", env=testbed)
     disk = out / "qemu-gpu" / "awsome-ml-gpu.qcow2"
     # The image as shipped, read from its file system: what it holds, and its own kernel and initramfs,
     # which the VM boots (a broken initramfs rebuild shows there, not under the test bed's).
