@@ -445,10 +445,40 @@ def test_gdrcopy_builds_its_kernel_module_only_on_a_kernel(container, dkms):
     packages = render(templar, "_gdrcopy_packages")
     assert ("dkms" in packages) is dkms
     assert ("linux-headers-6.1.0-28-cloud-amd64" in packages) is dkms
+    assert [name for name in packages if name.startswith("linux-headers-")] == (
+        ["linux-headers-6.1.0-28-cloud-amd64"] if dkms else []
+    )
     assert render(templar, "_gdrcopy_load | bool") is dkms
     assert render(templar, "_gdrcopy_nvidia_src_dir") == "/usr/src/nvidia-580.126.20/nvidia"
     assert render(templar, "_gdrcopy_url") == "https://github.com/NVIDIA/gdrcopy/archive/refs/tags/v2.5.1.tar.gz"
     assert render(templar, "_gdrcopy_targets") == ["lib", "lib_install", "exes", "exes_install"]
+
+
+def test_gdrcopy_builds_for_the_newest_installed_kernel_too_and_reads_which_have_it():
+    templar = role_vars(
+        "versions/defaults/main.yml",
+        "gdrcopy/defaults/main.yml",
+        "gdrcopy/vars/main.yml",
+        "gdrcopy/vars/Debian.yml",
+        ansible_facts={**facts("Debian", "12", "Debian"), "ml_node": {"container": False, "gpu_count": 8}},
+        _gdrcopy_boot={
+            "files": [{"path": "/boot/vmlinuz-6.1.0-28-cloud-amd64"}, {"path": "/boot/vmlinuz-6.1.0-31-cloud-amd64"}]
+        },
+        _gdrcopy_dkms={"stdout_lines": ["gdrdrv/2.5.1, 6.1.0-28-cloud-amd64, x86_64: installed"]},
+        _gdrcopy_dkms_install={
+            "results": [
+                {"item": "6.1.0-31-cloud-amd64", "rc": 10, "stdout": "", "stderr": "Bad return status"},
+                {"item": "6.1.0-28-cloud-amd64", "skipped": True},
+            ]
+        },
+    )
+    assert render(templar, "_gdrcopy_kernels") == ["6.1.0-28-cloud-amd64", "6.1.0-31-cloud-amd64"]
+    assert [name for name in render(templar, "_gdrcopy_packages") if name.startswith("linux-headers-")] == [
+        "linux-headers-6.1.0-28-cloud-amd64",
+        "linux-headers-6.1.0-31-cloud-amd64",
+    ]
+    assert render(templar, "_gdrcopy_dkms_built") == ["6.1.0-28-cloud-amd64"]
+    assert [result["item"] for result in render(templar, "_gdrcopy_dkms_failed")] == ["6.1.0-31-cloud-amd64"]
 
 
 def enroot_vars(arch="x86_64", **options):
@@ -517,6 +547,21 @@ def test_neuron_pins_each_package_at_its_release_with_its_build_suffix():
     assert render(templar, "_neuron_load | bool") is True
     assert render(templar, "_neuron_bad_versions") == []
     assert render(templar, "_neuron_repository_url") == "https://apt.repos.neuron.amazonaws.com"
+
+
+def test_neuron_headers_and_builds_for_the_newest_installed_kernel_too():
+    templar = neuron_vars(
+        _neuron_boot={
+            "files": [{"path": "/boot/vmlinuz-6.1.0-31-cloud-amd64"}, {"path": "/boot/vmlinuz-6.1.0-28-cloud-amd64"}]
+        },
+        _neuron_dkms={"stdout_lines": ["aws-neuronx/2.30.2.0, 6.1.0-28-cloud-amd64, x86_64: installed"]},
+    )
+    assert render(templar, "_neuron_headers") == [
+        "linux-headers-6.1.0-28-cloud-amd64",
+        "linux-headers-6.1.0-31-cloud-amd64",
+    ]
+    assert render(templar, "_neuron_kernels | reject('in', _neuron_dkms_built) | list") == ["6.1.0-31-cloud-amd64"]
+    assert render(neuron_vars(_neuron_in_container=True), "_neuron_headers") == []
 
 
 def test_neuron_refuses_loose_versions_and_incomplete_locks():
