@@ -26,7 +26,8 @@ from tests.helpers import run, run_unless_crashed_twice
 ROOT = Path(__file__).resolve().parents[2]
 VM = str(ROOT / "tests" / "testbed" / "vm.sh")
 PACKER = str(ROOT / "packer" / "run.sh")
-NAME = "kernel-vm"
+# AWSOME_VM_NAME: another name (and overlay disk) for a run beside one that holds the default
+NAME = os.environ.get("AWSOME_VM_NAME", "kernel-vm")
 DRIVER = "580.126.20"
 # GDRCopy's DKMS module adds about 7 minutes under emulation (1206 s for the tier with it, 763 s
 # without, measured on 2 cores), past the tier's 15-minute CI budget: opt in with AWSOME_VM_GDRCOPY=1.
