@@ -36,7 +36,7 @@ clean:
 	tests/testbed/mirror.sh stop
 
 ## make ami-<base>-<flavour> AWS_REGION=...: an AMI, e.g. ami-pcluster-gpu, ami-ubuntu2204-cpu, ami-eks-gpu
-## (bases: ubuntu2204 ubuntu2404 al2023 pcluster eks; flavours: gpu cpu).
+## (bases: ubuntu2204 ubuntu2404 al2023 pcluster eks; flavours: gpu neuron cpu).
 ami-%:
 	mkdir -p $(PACKER_OUT)
 	$(PACKER) build -only=ml.amazon-ebs.$(word 1,$(subst -, ,$*)) \

@@ -40,6 +40,6 @@ build {
   post-processor "manifest" {
     output     = "${var.output_dir}/packer-manifest.json"
     strip_path = true
-    custom_data = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {})
+    custom_data = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {})
   }
 }

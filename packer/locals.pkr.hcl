@@ -18,6 +18,17 @@ locals {
                  "versions_gdrcopy", "versions_nccl_tests", "versions_enroot"], name)
   }
 
+  # The Neuron flavour's components: the SDK release (its packages and Python pins are in the image's
+  # manifest), EFA and Enroot.
+  neuron_tags = {
+    for name, value in merge(
+      yamldecode(file("${path.root}/../roles/versions/defaults/main.yml")),
+      yamldecode(file(abspath(var.versions_file) == var.versions_file ? var.versions_file : "${path.root}/${var.versions_file}"))
+    ) :
+    "ml_cluster:${replace(name, "versions_", "")}" => try(value.sdk, value.version)
+    if contains(["versions_neuron", "versions_efa", "versions_enroot"], name)
+  }
+
   # The aws-ofi-nccl the EFA installer bundles.
   ofi_tag = {
     "ml_cluster:aws_ofi_nccl" = merge(

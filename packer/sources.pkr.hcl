@@ -5,7 +5,7 @@ source "amazon-ebs" "ubuntu2204" {
   instance_type = var.instance_type
   ami_name      = "${local.ami_name}-ubuntu2204"
   ssh_username  = "ubuntu"
-  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}, { "ml_cluster:line" = "ubuntu2204-${var.flavour}-${var.arch}" })
+  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}, { "ml_cluster:line" = "ubuntu2204-${var.flavour}-${var.arch}" })
   run_tags      = { Name = "packer-${local.ami_name}" }
   source_ami_filter {
     filters = {
@@ -32,7 +32,7 @@ source "amazon-ebs" "ubuntu2404" {
   instance_type = var.instance_type
   ami_name      = "${local.ami_name}-ubuntu2404"
   ssh_username  = "ubuntu"
-  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}, { "ml_cluster:line" = "ubuntu2404-${var.flavour}-${var.arch}" })
+  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}, { "ml_cluster:line" = "ubuntu2404-${var.flavour}-${var.arch}" })
   run_tags      = { Name = "packer-${local.ami_name}" }
   source_ami_filter {
     filters = {
@@ -59,7 +59,7 @@ source "amazon-ebs" "al2023" {
   instance_type = var.instance_type
   ami_name      = "${local.ami_name}-al2023"
   ssh_username  = "ec2-user"
-  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}, { "ml_cluster:line" = "al2023-${var.flavour}-${var.arch}" })
+  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}, { "ml_cluster:line" = "al2023-${var.flavour}-${var.arch}" })
   run_tags      = { Name = "packer-${local.ami_name}" }
   source_ami_filter {
     filters = {
@@ -89,7 +89,7 @@ source "amazon-ebs" "pcluster" {
   instance_type = var.instance_type
   ami_name      = "${local.ami_name}-pcluster-${var.parallelcluster_version}"
   ssh_username  = substr(var.parallelcluster_os, 0, 6) == "ubuntu" ? "ubuntu" : "ec2-user"
-  tags = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}, {
+  tags = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}, {
     "ml_cluster:line"              = "pcluster-${var.flavour}-${var.arch}"
     "parallelcluster:version"      = var.parallelcluster_version
     "parallelcluster:build_status" = "available"
@@ -123,7 +123,7 @@ source "amazon-ebs" "eks" {
   instance_type = var.instance_type
   ami_name      = "${local.ami_name}-eks-${var.eks_version}"
   ssh_username  = "ec2-user"
-  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}, { "ml_cluster:eks_version" = var.eks_version }, { "ml_cluster:line" = "eks-${var.flavour}-${var.arch}" })
+  tags          = merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}, { "ml_cluster:eks_version" = var.eks_version }, { "ml_cluster:line" = "eks-${var.flavour}-${var.arch}" })
   run_tags      = { Name = "packer-${local.ami_name}" }
   source_ami_filter {
     filters = {
@@ -153,7 +153,7 @@ source "docker" "local" {
   run_command = ["-d", "-i", "-t", "--cap-add", "SYS_ADMIN", "--cgroupns=host",
                  "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
                  "--name", "packer-${var.ami_prefix}-${var.flavour}", "{{.Image}}", "/sbin/init"]
-  changes     = concat(["CMD [\"/sbin/init\"]"], [for k, v in merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : {}) : "LABEL ${replace(k, ":", ".")}=${v}"])
+  changes     = concat(["CMD [\"/sbin/init\"]"], [for k, v in merge(local.base_tags, var.flavour == "gpu" ? merge(local.gpu_tags, local.ofi_tag) : var.flavour == "neuron" ? local.neuron_tags : {}) : "LABEL ${replace(k, ":", ".")}=${v}"])
 }
 
 # The same flavour playbook into a QEMU disk, on top of a bootable disk image (the test bed's Debian 12

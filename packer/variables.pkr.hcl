@@ -1,7 +1,7 @@
 variable "flavour" {
   type        = string
   default     = "gpu"
-  description = "Image flavour: the playbook playbooks/image-<flavour>.yml (gpu, cpu)."
+  description = "Image flavour: the playbook playbooks/image-<flavour>.yml (gpu, neuron, cpu)."
 }
 
 variable "arch" {

@@ -576,3 +576,25 @@ def test_neuron_refuses_loose_versions_and_incomplete_locks():
         "locks": {"cp310-x86_64": ["neuronx-cc==2.27.5334.0" + hashed, "torch-neuronx==2.9.0" + hashed]},
     }
     assert render(neuron_vars(versions_neuron=partly), "_neuron_unlocked") == ["torch-neuronx==2.9.0.2.15.32035"]
+
+
+def image_vars(components):
+    return role_vars(
+        "versions/defaults/main.yml",
+        "versions/vars/main.yml",
+        "image/defaults/main.yml",
+        "image/vars/main.yml",
+        ansible_facts={**facts("Ubuntu", "22.04", "Debian"), "ml_node": {"container": True, "gpu_architecture": None}},
+        image_components=components,
+    )
+
+
+def test_a_neuron_image_checks_each_sdk_package_but_the_optional_oci_hook():
+    expected = render(image_vars(["efa", "neuron", "enroot"]), "_image_expected")
+    assert expected == [
+        {"package": "aws-neuronx-dkms", "version": "2.30.2.0"},
+        {"package": "aws-neuronx-runtime-lib", "version": "2.34.10.0"},
+        {"package": "aws-neuronx-collectives", "version": "2.34.10.0"},
+        {"package": "aws-neuronx-tools", "version": "2.32.28.0"},
+    ]
+    assert render(image_vars([]), "_image_expected") == []
