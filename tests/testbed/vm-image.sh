@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the bootable Debian 12 disk the VM tier boots, and the qemu Packer source builds on: Debian's
-# kernel and its matching headers, systemd, openssh-server, python3, dkms and a compiler; root reachable
+# kernel and its matching headers, systemd, openssh-server, python3, dkms and a compiler with the C
+# library's headers (GDRCopy's library), zstd (initramfs-tools' default compression); root reachable
 # with the test bed's SSH key; MODULES=dep for initramfs-tools (an in-VM rebuild takes ~80 s instead of
 # ~12 min under emulation); the fixture PCI tree of a g5.48xlarge under /srv/fixture/sys; a cache of the
 # code Python compiles for Ansible's zipped modules (tests/testbed/zipimport_cache.py).
@@ -13,7 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 suite=bookworm
-include=systemd,systemd-sysv,dbus,linux-image-amd64,linux-headers-amd64,initramfs-tools,openssh-server,python3,python3-apt,sudo,ca-certificates,dkms,gcc,make,kmod,procps,iproute2,gnupg
+include=systemd,systemd-sysv,dbus,linux-image-amd64,linux-headers-amd64,initramfs-tools,openssh-server,python3,python3-apt,sudo,ca-certificates,dkms,gcc,libc6-dev,make,kmod,procps,iproute2,gnupg,zstd
 mirror=$(debian_mirror)
 fixture=$here/../fixtures/sysfs.py
 hash=$( (cat "${BASH_SOURCE[0]}" "$fixture" "$here/zipimport_cache.py"; echo "$mirror") | sha256sum | cut -c1-12)
