@@ -285,3 +285,83 @@ def test_enroot_gives_each_user_their_own_paths_and_slurm_hooks(demo):
     # every node Slurm runs jobs on has the version set's release
     job = run(["docker", "exec", "ml-head", "srun", "-N2", "enroot", "version"])
     assert job.stdout.split() == [DEFAULTS["versions_enroot"]["version"]] * 2
+
+
+@pytest.fixture(scope="module")
+def registry(testbed, keep_artifacts):
+    """The test bed's registry (Debian's docker-registry) with its hello image; enroot's URI for it."""
+    ref = run([str(ROOT / "tests" / "testbed" / "registry.sh"), "push"], env=testbed).stdout.split()[-1]
+    address, image = ref.split("/", 1)
+    yield f"docker://{address}#{image}"
+    if not keep_artifacts:
+        run([str(ROOT / "tests" / "testbed" / "registry.sh"), "stop"], env=testbed)
+
+
+def import_images(demo, *images):
+    """The pytorch role's container half on the compute nodes, through site.yml as a user runs it."""
+    settings = {
+        "pytorch_container_images": list(images),
+        "pytorch_container_image_dir": "/fsx/containers",
+        # the test bed's registry has no TLS, as a registry inside a VPC may not
+        "pytorch_container_import_environment": {"ENROOT_ALLOW_HTTP": "yes"},
+    }
+    return playbook(demo, "site.yml", "--limit", "compute", "--tags", "pytorch_containers", "-e", json.dumps(settings))
+
+
+def recap(result):
+    return dict(re.findall(r"^(ml-\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M))
+
+
+@pytest.mark.integration
+def test_container_images_are_imported_once_onto_the_shared_filesystem(demo, registry):
+    first = import_images(demo, {"name": "hello", "uri": registry})
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert recap(first) == {"ml-c1": "2", "ml-c2": "0"}  # the directory and the import, on one node
+    # the other node reads the squashfs from the shared filesystem: the image's files, and what enroot
+    # writes from its config (environment, entrypoint in /etc/rc)
+    image = "/fsx/containers/hello.sqsh"
+    listing = run(["docker", "exec", "ml-c2", "unsquashfs", "-l", image]).stdout.split()
+    assert {"squashfs-root/opt/hello/message", "squashfs-root/opt/hello/recipe", "squashfs-root/etc/rc"} <= set(listing)
+    environ = run(["docker", "exec", "ml-c2", "unsquashfs", "-cat", image, "etc/environment"]).stdout
+    assert "HELLO_HOME=/opt/hello" in environ.split()
+    rc = run(["docker", "exec", "ml-c2", "unsquashfs", "-cat", image, "etc/rc"]).stdout
+    assert 'cd "/opt/hello"' in rc and "exec '/opt/hello/run'" in rc
+    assert run(["docker", "exec", "ml-c2", "stat", "-c", "%a %U", image]).stdout.split() == ["644", "root"]
+    again = import_images(demo, {"name": "hello", "uri": registry})
+    assert again.returncode == 0 and recap(again) == {"ml-c1": "0", "ml-c2": "0"}
+
+
+@pytest.mark.integration
+def test_a_failed_import_names_the_image_and_leaves_no_file(demo, registry):
+    missing = registry.replace("hello:1", "no-such-image:1")
+    result = import_images(demo, {"name": "missing", "uri": missing})
+    assert result.returncode != 0
+    assert "enroot import failed on ml-c1 for missing" in result.stdout
+    assert "no-such-image/manifests/1 returned error code: 404 Not Found" in result.stdout
+    left = run(["docker", "exec", "ml-c1", "find", "/fsx/containers", "-name", "*missing*"]).stdout
+    assert left == ""
+
+
+@pytest.mark.integration
+def test_bad_container_images_are_refused_before_anything_changes(demo, registry):
+    result = import_images(
+        demo, {"name": "../escape", "uri": registry}, {"name": "ok", "uri": "nvcr.io/nvidia/pytorch"}
+    )
+    assert result.returncode != 0
+    assert "pytorch_container_images: each item needs" in result.stdout
+    assert "../escape" in result.stdout and "nvcr.io/nvidia/pytorch" in result.stdout
+    assert "Import the container images" not in result.stdout
+
+
+@pytest.mark.integration
+def test_a_pyxis_source_that_differs_from_its_pin_is_refused_and_the_plugin_stays(demo):
+    plugin = ["docker", "exec", "ml-c1", "sha256sum", "/usr/local/lib/slurm/spank_pyxis.so"]
+    before = run(plugin).stdout
+    # NVIDIA's real sha256 of the release (the version set's default) against the test bed's stand-in
+    real = json.dumps({"versions_pyxis": DEFAULTS["versions_pyxis"]})
+    result = playbook(demo, "site.yml", "--limit", "ml-c1", "--tags", "pyxis_install", "-e", real)
+    assert result.returncode != 0
+    assert f"did not match {DEFAULTS['versions_pyxis']['sha256']}" in result.stdout
+    assert '"dest": "/usr/local/src/pyxis-0.24.0.tar.gz"' in result.stdout
+    assert run(plugin).stdout == before
+    assert "Restart slurmd" not in result.stdout

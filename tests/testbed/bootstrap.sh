@@ -15,7 +15,7 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 host_packages=(docker.io debootstrap packer python3-venv gnupg apt-utils dpkg-dev gcc libc6-dev
-  qemu-system-x86 qemu-utils openssh-client e2fsprogs curl)
+  qemu-system-x86 qemu-utils openssh-client e2fsprogs curl docker-registry skopeo)
 
 step_host() {
   [ "$(id -u)" = 0 ] || die "the test bed needs root (apt, dockerd, debootstrap): run it as root or with sudo"

@@ -10,7 +10,13 @@
 # configuration the way the real one does (defaults, enroot.conf, then enroot.conf.d/*.conf; the
 # environment wins; values are shell-expanded, so $(id -u) works), creates the runtime, cache and data
 # directories as the calling user on every command, and implements `version`, `info` (the effective
-# paths as `  KEY=value` lines) and `list`; it runs no container. `enroot+caps` sets the file
+# paths as `  KEY=value` lines), `list`, and `import docker://[USER@][REGISTRY#]IMAGE[:TAG]` with
+# --output and --arch: it reads the registry's manifest (list) over HTTPS, or HTTP with ENROOT_ALLOW_HTTP,
+# checks each blob's sha256 into ENROOT_CACHE_PATH, applies the layers and their whiteouts in order,
+# writes the image's /etc/rc, /etc/environment and /etc/fstab from its config, and packs the root with
+# mksquashfs -all-root and ENROOT_SQUASH_OPTIONS, with the real messages ("File already exists: ...",
+# "URL ... returned error code: 404 Not Found"). It does no token authentication (the test bed's
+# registry has none) and runs no container. `enroot+caps` sets the file
 # capabilities the real one sets on enroot-mksquashovlfs and enroot-aufs2ovlfs (whether the real
 # package does it in its postinst is unconfirmed).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,19 +33,21 @@ mkdir -p "$out" "$p/usr/bin" "$p/usr/lib/enroot" "$p/etc/enroot/enroot.conf.d" "
 
 cat >"$p/usr/bin/enroot" <<'SH'
 #!/bin/bash
-# Test bed stand-in for NVIDIA's enroot: configuration, directories, version, info, list.
+# Test bed stand-in for NVIDIA's enroot: configuration, directories, version, info, list, import.
 set -euo pipefail
 readonly version=@VERSION@
 readonly sysconf=${ENROOT_SYSCONF_PATH:-/etc/enroot}
 keys=(ENROOT_LIBRARY_PATH ENROOT_SYSCONF_PATH ENROOT_RUNTIME_PATH ENROOT_CONFIG_PATH ENROOT_CACHE_PATH
   ENROOT_DATA_PATH ENROOT_TEMP_PATH ENROOT_SQUASH_OPTIONS ENROOT_ROOTFS_WRITABLE ENROOT_MOUNT_HOME
-  ENROOT_RESTRICT_DEV)
+  ENROOT_RESTRICT_DEV ENROOT_MAX_PROCESSORS ENROOT_CONNECT_TIMEOUT ENROOT_TRANSFER_TIMEOUT ENROOT_TRANSFER_RETRIES)
 declare -A conf=(
   [ENROOT_LIBRARY_PATH]=/usr/lib/enroot [ENROOT_SYSCONF_PATH]=/etc/enroot
   [ENROOT_RUNTIME_PATH]='${XDG_RUNTIME_DIR}/enroot' [ENROOT_CONFIG_PATH]='${XDG_CONFIG_HOME}/enroot'
   [ENROOT_CACHE_PATH]='${XDG_CACHE_HOME}/enroot' [ENROOT_DATA_PATH]='${XDG_DATA_HOME}/enroot'
   [ENROOT_TEMP_PATH]='${TMPDIR:-/tmp}' [ENROOT_SQUASH_OPTIONS]='-comp lzo -noD -exit-on-error'
-  [ENROOT_ROOTFS_WRITABLE]=no [ENROOT_MOUNT_HOME]=no [ENROOT_RESTRICT_DEV]=no)
+  [ENROOT_ROOTFS_WRITABLE]=no [ENROOT_MOUNT_HOME]=no [ENROOT_RESTRICT_DEV]=no
+  [ENROOT_MAX_PROCESSORS]='$(nproc)' [ENROOT_CONNECT_TIMEOUT]=30 [ENROOT_TRANSFER_TIMEOUT]=0
+  [ENROOT_TRANSFER_RETRIES]=0)
 : "${XDG_RUNTIME_DIR:=/run/user/$(id -u)}" "${XDG_CONFIG_HOME:=$HOME/.config}"
 : "${XDG_CACHE_HOME:=$HOME/.cache}" "${XDG_DATA_HOME:=$HOME/.local/share}"
 declare -A from_env=()
@@ -69,6 +77,11 @@ case "${1:-}" in
     echo "Configuration:"
     for key in "${keys[@]}"; do echo "  $key=${!key}"; done ;;
   list) ls -1 "$ENROOT_DATA_PATH" ;;
+  import)
+    shift
+    # shellcheck source=/dev/null
+    . "$ENROOT_LIBRARY_PATH/docker.sh"
+    docker_import "$@" ;;
   *) echo "[ERROR] the test bed's enroot stand-in runs no container (command: ${1:-none})" >&2; exit 1 ;;
 esac
 SH
@@ -79,6 +92,136 @@ for helper in enroot-aufs2ovlfs enroot-mksquashovlfs enroot-mount enroot-switchr
   chmod 755 "$p/usr/bin/$helper"
 done
 printf '# test bed stand-in for enroot %s library\n' "$version" >"$p/usr/lib/enroot/common.sh"
+cat >"$p/usr/lib/enroot/docker.sh" <<'SH'
+# Test bed stand-in for enroot's `import docker://...` (sourced by enroot import).
+err() { echo "[ERROR] $*" >&2; exit 1; }
+info() { echo "[INFO] $*" >&2; }
+
+# fetch URL [HEADER...]: the body on stdout; an HTTP error fails with the real message.
+fetch() {
+  local url=$1 code
+  shift
+  local headers=()
+  for h in "$@"; do headers+=(-H "$h"); done
+  code=$(curl "${curl_opts[@]}" "${headers[@]}" -o "$work/body" -w '%{http_code}' -- "$url") \
+    || err "Could not fetch $url (curl exit $?)"
+  case "$code" in
+    2??) cat "$work/body" ;;
+    401) err "URL $url returned error code: 401 Unauthorized" ;;
+    404) err "URL $url returned error code: 404 Not Found" ;;
+    *) err "URL $url returned error code: $code" ;;
+  esac
+}
+
+# blob DIGEST: the blob in the cache, its sha256 checked before it is kept.
+blob() {
+  local hex=${1#sha256:} tmp
+  [ -e "$ENROOT_CACHE_PATH/$hex" ] && return
+  tmp=$(mktemp -p "$ENROOT_CACHE_PATH" "$hex.XXXXXX")
+  fetch "$base/blobs/sha256:$hex" >"$tmp"
+  [ "$(sha256sum <"$tmp" | cut -d' ' -f1)" = "$hex" ] || { rm -f "$tmp"; err "Checksum mismatch: $hex"; }
+  mv -n "$tmp" "$ENROOT_CACHE_PATH/$hex"
+}
+
+# apply_layer TARBALL ROOT: extract one layer over ROOT, honouring its AUFS whiteouts (.wh.NAME removes
+# NAME from the layers below, .wh..wh..opq empties the directory) as the real overlay conversion does.
+apply_layer() {
+  local layer=$1 root=$2 entry dir name
+  while IFS= read -r entry; do
+    entry=${entry#./}
+    dir=$(dirname "$entry")
+    name=$(basename "$entry")
+    if [ "$name" = .wh..wh..opq ]; then
+      find "$root/$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+    elif [[ $name == .wh.* ]]; then
+      rm -rf "${root:?}/$dir/${name#.wh.}"
+    fi
+  done < <(tar -tzf "$layer" | grep -E '(^|/)\.wh\.' || true)
+  tar -C "$root" --warning=no-timestamp --exclude='dev/*' --exclude='./dev/*' --wildcards \
+    --exclude='*.wh.*' -pxzf "$layer"
+}
+
+# configure ROOT CONFIG: the image's volumes, environment, labels, working directory, entrypoint and
+# command as enroot writes them (/etc/fstab, /etc/environment, /etc/rc).
+configure() {
+  local root=$1 config=$2 workdir entrypoint cmd
+  mkdir -p "$root/etc"
+  jq -r '(.config.Volumes // {}) | keys[] | "${ENROOT_ROOTFS}\(.) \(.) none x-create=dir,bind,rw,nosuid,nodev"' \
+    "$config" >"$root/etc/fstab"
+  jq -r '(.config.Env // [])[]' "$config" >"$root/etc/environment"
+  workdir=$(jq -r '.config.WorkingDir // "" | if . == "" then "/" else . end' "$config")
+  entrypoint=$(jq -r '(.config.Entrypoint // []) | map(@sh) | join(" ")' "$config")
+  cmd=$(jq -r '(.config.Cmd // []) | map(@sh) | join(" ")' "$config")
+  [ -n "$entrypoint$cmd" ] || cmd=/bin/sh
+  mkdir -p "$root$workdir"
+  {
+    jq -r '(.config.Labels // {}) | to_entries[] | "# \(.key) \(.value)"' "$config"
+    echo "mkdir -p \"$workdir\" 2> /dev/null"
+    echo "cd \"$workdir\" && unset OLDPWD || exit 1"
+    echo 'if [ -s /etc/rc.local ]; then . /etc/rc.local; fi'
+    echo "if [ \$# -gt 0 ]; then exec $entrypoint \"\$@\"; else exec $entrypoint $cmd; fi"
+  } >"$root/etc/rc"
+  echo '# This file is sourced by /etc/rc when the container starts.' >"$root/etc/rc.local"
+}
+
+docker_import() {
+  local output="" arch user registry image tag filename manifest digest config layer
+  arch=$(dpkg --print-architecture)
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -o | --output) output=$2; shift 2 ;;
+      -a | --arch) arch=$2; shift 2 ;;
+      --) shift; break ;;
+      -*) err "Invalid option: $1" ;;
+      *) break ;;
+    esac
+  done
+  [ $# -eq 1 ] || err "Usage: enroot import [options] [--] URI"
+  local -r re='^docker://(([^@#]+)@)?(([^#]+)#)?([a-z0-9/._-]+)(:([A-Za-z0-9._:-]+))?$'
+  [[ $1 =~ $re ]] || err "Invalid image reference: $1"
+  user=${BASH_REMATCH[2]} registry=${BASH_REMATCH[4]:-registry-1.docker.io}
+  image=${BASH_REMATCH[5]} tag=${BASH_REMATCH[7]:-latest}
+  [ -z "$user" ] || info "Authenticating with user: $user (the stand-in sends no credentials)"
+  if [[ $image != */* && $registry =~ docker\.io$ ]]; then image=library/$image; fi
+  filename=${output:-${image//\//+}+$tag.sqsh}
+  filename=$(readlink -f "$filename") || err "No such file or directory: $output"
+  [ ! -e "$filename" ] || err "File already exists: $filename"
+
+  local proto=https
+  [ -z "${ENROOT_ALLOW_HTTP:-}" ] || proto=http
+  curl_opts=(--proto "=http,https" -sSL --connect-timeout "$ENROOT_CONNECT_TIMEOUT"
+    --max-time "$ENROOT_TRANSFER_TIMEOUT" --retry "$ENROOT_TRANSFER_RETRIES")
+  [ "$proto" = http ] || curl_opts[1]="=https"
+  base=$proto://$registry/v2/$image
+  work=$(mktemp -d -p "$ENROOT_TEMP_PATH" enroot.XXXXXXXXXX)
+  trap 'rm -rf "$work"' EXIT
+
+  info "Fetching image manifest list"
+  manifest=$tag
+  digest=$(fetch "$base/manifests/$tag" "Accept: application/vnd.docker.distribution.manifest.list.v2+json" \
+    "Accept: application/vnd.oci.image.index.v1+json" \
+    "Accept: application/vnd.docker.distribution.manifest.v2+json" \
+    | jq -r --arg arch "$arch" '(.manifests // [])[] | select(.platform.architecture == $arch) | .digest')
+  [ -z "$digest" ] || manifest=$digest
+  info "Fetching image manifest"
+  fetch "$base/manifests/$manifest" "Accept: application/vnd.docker.distribution.manifest.v2+json" \
+    "Accept: application/vnd.oci.image.manifest.v1+json" >"$work/manifest.json"
+  config=$(jq -r '.config.digest // empty' "$work/manifest.json")
+  mapfile -t layers < <(jq -r '(.layers // [])[].digest' "$work/manifest.json")
+  [ -n "$config" ] && [ ${#layers[@]} -gt 0 ] || err "Could not parse digest information from $base/manifests/$manifest"
+  info "Downloading $(( ${#layers[@]} + 1 )) layers (the cache keeps the ones it has)"
+  for digest in "$config" "${layers[@]}"; do blob "$digest"; done
+
+  info "Extracting image layers..."
+  mkdir "$work/rootfs"
+  for layer in "${layers[@]}"; do apply_layer "$ENROOT_CACHE_PATH/${layer#sha256:}" "$work/rootfs"; done
+  configure "$work/rootfs" "$ENROOT_CACHE_PATH/${config#sha256:}"
+  info "Creating squashfs filesystem..."
+  # shellcheck disable=SC2086 # the options are words, as enroot passes them
+  mksquashfs "$work/rootfs" "$filename" -all-root -no-progress -processors "$ENROOT_MAX_PROCESSORS" \
+    $ENROOT_SQUASH_OPTIONS >&2 || { rm -f "$filename"; err "Could not create $filename"; }
+}
+SH
 
 cat >"$p/etc/enroot/enroot.conf" <<'CONF'
 #ENROOT_LIBRARY_PATH        /usr/lib/enroot
