@@ -105,14 +105,18 @@ def test_mirror_base_replaces_the_scheme_and_host_prefix():
     )
 
 
-def driver_vars(version, flavour="open", nvswitch=True):
+def driver_vars(version, flavour="open", *, imex_nodes=(), **node):
+    """The driver role's vars on an 8-GPU node with NVSwitches; node= overrides its ml_node facts."""
+    ml_node = {"nvswitch": True, "nvlink_subnet_manager": False, "imex": False, "source": "pci", "gpu_count": 8}
     return role_vars(
         "nvidia_driver/vars/main.yml",
         "nvidia_driver/vars/Debian.yml",
+        "nvidia_driver/defaults/main.yml",
         versions_nvidia_driver={"version": version, "flavour": flavour},
         versions_nvidia_module_flavour=flavour,
+        nvidia_driver_imex_nodes=list(imex_nodes),
         ansible_facts={
-            "ml_node": {"nvswitch": nvswitch, "source": "pci", "gpu_count": 8, "container": False},
+            "ml_node": {**ml_node, "container": False, **node},
             "kernel": "6.1.0-28-cloud-amd64",
         },
     )
@@ -139,6 +143,38 @@ def test_driver_package_names_per_branch(version, flavour, packages):
 def test_no_fabric_manager_without_nvswitches():
     templar = driver_vars("580.126.20", nvswitch=False)
     assert templar.template(trust_as_template("{{ _nvidia_driver_packages }}")) == ["nvidia-open"]
+
+
+def test_nvlink5_adds_the_subnet_manager_meta_and_the_umad_module():
+    templar = driver_vars("580.126.20", nvlink_subnet_manager=True)
+    assert templar.template(trust_as_template("{{ _nvidia_driver_packages }}")) == [
+        "nvidia-open",
+        "nvidia-fabricmanager",
+        "libnvidia-nscq",
+        "nvlink5-580",
+        "libnvsdm",
+    ]
+    assert templar.template(trust_as_template("{{ _nvidia_driver_load_modules }}")) == [
+        "nvidia",
+        "nvidia_uvm",
+        "ib_umad",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "imex_package"), [("580.126.20", "nvidia-imex"), ("570.172.08", "nvidia-imex-570")]
+)
+def test_imex_at_the_drivers_version_runs_only_with_its_domain(version, imex_package):
+    bare = driver_vars(version, nvswitch=False, imex=True)
+    assert templar_value(bare, "_nvidia_driver_packages") == ["nvidia-open", imex_package]
+    assert templar_value(bare, "_nvidia_driver_imex_running") is False
+    domain = driver_vars(version, nvswitch=False, imex=True, imex_nodes=["10.0.0.1", "10.0.0.2"])
+    assert templar_value(domain, "_nvidia_driver_imex_running") is True
+    assert templar_value(driver_vars(version, imex_nodes=["10.0.0.1"]), "_nvidia_driver_imex_running") is False
+
+
+def templar_value(templar, name):
+    return templar.template(trust_as_template("{{ " + name + " }}"))
 
 
 def kernel_vars(running, installed, dkms_lines=()):

@@ -139,6 +139,34 @@ driver_branch() {
   printf 'LOG_LEVEL=4\nFABRIC_MODE=0\n' >"$p/usr/share/nvidia/nvswitch/fabricmanager.cfg"
   make_deb "$repo" "$fm" "$v-1" amd64 "" "$p"
   make_deb "$repo" "$nscq" "$v-1" amd64 ""
+
+  # IMEX (multi-node NVLink), at the driver's version: its daemon, CLI, unit and the two config files
+  local imex="nvidia-imex"
+  [ "$branch" -ge 580 ] || imex="nvidia-imex-$branch"
+  p=$(payload "imex-$v")
+  script "$p/usr/bin/nvidia-imex" "[ -d /sys/module/nvidia ] || { echo 'nvidia-imex: the driver is not loaded' >&2; exit 1; }; exec sleep infinity"
+  script "$p/usr/bin/nvidia-imex-ctl" "echo 'IMEX version is: $v'"
+  unit "$p/usr/lib/systemd/system/nvidia-imex.service" "NVIDIA IMEX service" \
+    "/usr/bin/nvidia-imex -c /etc/nvidia-imex/config.cfg"
+  mkdir -p "$p/etc/nvidia-imex"
+  printf 'IMEX_NODE_CONFIG_FILE=/etc/nvidia-imex/nodes_config.cfg\nSERVER_PORT=50000\n' >"$p/etc/nvidia-imex/config.cfg"
+  printf '# one IP address per line, the same list on every node of the NVLink domain\n' \
+    >"$p/etc/nvidia-imex/nodes_config.cfg"
+  mkdir -p "$p/DEBIAN"
+  printf '/etc/nvidia-imex/config.cfg\n/etc/nvidia-imex/nodes_config.cfg\n' >"$p/DEBIAN/conffiles"
+  make_deb "$repo" "$imex" "$v-1" amd64 "" "$p"
+
+  # NVLink 5 (HGX B200/B300): the nvlink5-<branch> meta at the driver's version pulls fabric manager,
+  # the NVLink subnet manager (its own release line) and NVSDM, with Debian's libibumad3 and
+  # infiniband-diags (reference/nvidia.md section 5; the meta's exact dependencies are unconfirmed)
+  if [ "$branch" -ge 580 ]; then
+    make_deb "$repo" libnvsdm "$v-1" amd64 ""
+    p=$(payload "nvlsm-$v")
+    script "$p/opt/nvidia/nvlsm/sbin/nvlsm" "echo 'nvlsm: test bed stand-in' >&2; exit 1"
+    make_deb "$repo" nvlsm "2025.10.4-1" amd64 "libibumad3" "$p"
+    make_deb "$repo" "nvlink5-$branch" "$v-1" amd64 \
+      "$fm (= $v-1), libnvsdm (= $v-1), nvlsm, libibumad3, infiniband-diags"
+  fi
 }
 
 toolkit() {
