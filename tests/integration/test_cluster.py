@@ -314,12 +314,14 @@ def recap(result):
 
 @pytest.mark.integration
 def test_container_images_are_imported_once_onto_the_shared_filesystem(demo, registry):
+    image = "/fsx/containers/hello.sqsh"
+    # the shared directory outlives the cluster: an image from an earlier run would be kept
+    run(["docker", "exec", "ml-c1", "rm", "-f", image])
     first = import_images(demo, {"name": "hello", "uri": registry})
     assert first.returncode == 0, first.stdout[-3000:]
     assert recap(first) == {"ml-c1": "2", "ml-c2": "0"}  # the directory and the import, on one node
     # the other node reads the squashfs from the shared filesystem: the image's files, and what enroot
     # writes from its config (environment, entrypoint in /etc/rc)
-    image = "/fsx/containers/hello.sqsh"
     listing = run(["docker", "exec", "ml-c2", "unsquashfs", "-l", image]).stdout.split()
     assert {"squashfs-root/opt/hello/message", "squashfs-root/opt/hello/recipe", "squashfs-root/etc/rc"} <= set(listing)
     environ = run(["docker", "exec", "ml-c2", "unsquashfs", "-cat", image, "etc/environment"]).stdout
