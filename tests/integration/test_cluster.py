@@ -315,8 +315,8 @@ def recap(result):
 @pytest.mark.integration
 def test_container_images_are_imported_once_onto_the_shared_filesystem(demo, registry):
     image = "/fsx/containers/hello.sqsh"
-    # the shared directory outlives the cluster: an image from an earlier run would be kept
-    run(["docker", "exec", "ml-c1", "rm", "-f", image])
+    # the shared directory outlives the cluster: start without an earlier run's images and their directory
+    run(["docker", "exec", "ml-c1", "rm", "-rf", "/fsx/containers"])
     first = import_images(demo, {"name": "hello", "uri": registry})
     assert first.returncode == 0, first.stdout[-3000:]
     assert recap(first) == {"ml-c1": "2", "ml-c2": "0"}  # the directory and the import, on one node
