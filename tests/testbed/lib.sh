@@ -16,6 +16,28 @@ timed() {
   return $rc
 }
 
+# serve_daemon NAME PIDFILE URL LOG CMD...: runs CMD in the background (output in LOG, pid in PIDFILE)
+# unless the process PIDFILE names is alive and URL answers; waits up to 10 s for URL to answer.
+serve_daemon() {
+  local name=$1 pidfile=$2 url=$3 log=$4
+  shift 4
+  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && curl -fsS -o /dev/null "$url" 2>/dev/null; then
+    say "$name already served at $url"
+    return
+  fi
+  nohup "$@" >"$log" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 40); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.25; done
+  curl -fsS -o /dev/null "$url" 2>/dev/null || die "the $name did not start: see $log"
+  say "$name served at $url"
+}
+
+# stop_daemon PIDFILE: stops what serve_daemon started.
+stop_daemon() {
+  [ -s "$1" ] && kill "$(cat "$1")" 2>/dev/null || true
+  rm -f "$1"
+}
+
 # recipe_hash FILE...: a short content hash, used as a cache key.
 recipe_hash() { cat "$@" | sha256sum | cut -c1-12; }
 

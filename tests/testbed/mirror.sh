@@ -169,30 +169,17 @@ url() { echo "http://$(docker_gateway):$port/"; }
 serve() {
   local base
   base=$(url)
-  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && curl -fsS -o /dev/null "$base"; then
-    say "mirror already served at $base"
-  else
-    mkdir -p "$MIRROR_ROOT"
-    nohup python3 -m http.server --bind "$(docker_gateway)" --directory "$MIRROR_ROOT" "$port" \
-      >"$AWSOME_CACHE/mirror.log" 2>&1 &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 40); do curl -fsS -o /dev/null "$base" 2>/dev/null && break; sleep 0.25; done
-    curl -fsS -o /dev/null "$base" || die "the mirror did not start: see $AWSOME_CACHE/mirror.log"
-    say "mirror served at $base"
-  fi
+  mkdir -p "$MIRROR_ROOT"
+  serve_daemon mirror "$pidfile" "$base" "$AWSOME_CACHE/mirror.log" \
+    python3 -m http.server --bind "$(docker_gateway)" --directory "$MIRROR_ROOT" "$port"
   echo "$base" >"$AWSOME_CACHE/mirror.url"
   echo "$base"
-}
-
-stop() {
-  [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
-  rm -f "$pidfile"
 }
 
 case "${1:-}" in
   build) mkdir -p "$MIRROR_ROOT"; make_key; run_standins; write_versions_override; fill_wheelhouse ;;
   serve) serve ;;
   url) url ;;
-  stop) stop ;;
+  stop) stop_daemon "$pidfile" ;;
   *) die "usage: mirror.sh build|serve|url|stop" ;;
 esac

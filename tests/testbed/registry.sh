@@ -17,27 +17,18 @@ pidfile=$AWSOME_CACHE/registry.pid
 
 address() { echo "$(docker_gateway):$port"; }
 
-up() { curl -fsS -o /dev/null "http://$(address)/v2/" 2>/dev/null; }
-
 serve() {
   command -v docker-registry >/dev/null || die "no docker-registry: run tests/testbed/bootstrap.sh host"
-  if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && up; then
-    say "registry already served at $(address)"
-  else
-    mkdir -p "$store/data"
-    # no auth: the containers pull anonymously, as from a public registry
-    cat >"$store/config.yml" <<EOF
+  mkdir -p "$store/data"
+  # no auth: the containers pull anonymously, as from a public registry
+  cat >"$store/config.yml" <<EOF
 version: 0.1
 log: {level: warn}
 storage: {filesystem: {rootdirectory: $store/data}}
 http: {addr: "$(address)"}
 EOF
-    nohup docker-registry serve "$store/config.yml" >"$AWSOME_CACHE/registry.log" 2>&1 &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 40); do up && break; sleep 0.25; done
-    up || die "the registry did not start: see $AWSOME_CACHE/registry.log"
-    say "registry served at $(address)"
-  fi
+  serve_daemon registry "$pidfile" "http://$(address)/v2/" "$AWSOME_CACHE/registry.log" \
+    docker-registry serve "$store/config.yml"
   address
 }
 
@@ -71,14 +62,9 @@ EOF
   echo "$ref"
 }
 
-stop() {
-  [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
-  rm -f "$pidfile"
-}
-
 case "${1:-}" in
   serve) serve ;;
   push) serve >/dev/null; push_hello ;;
-  stop) stop ;;
+  stop) stop_daemon "$pidfile" ;;
   *) die "usage: registry.sh serve|push|stop" ;;
 esac

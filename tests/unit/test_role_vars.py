@@ -166,15 +166,11 @@ def test_nvlink5_adds_the_subnet_manager_meta_and_the_umad_module():
 )
 def test_imex_at_the_drivers_version_runs_only_with_its_domain(version, imex_package):
     bare = driver_vars(version, nvswitch=False, imex=True)
-    assert templar_value(bare, "_nvidia_driver_packages") == ["nvidia-open", imex_package]
-    assert templar_value(bare, "_nvidia_driver_imex_running") is False
+    assert render(bare, "_nvidia_driver_packages") == ["nvidia-open", imex_package]
+    assert render(bare, "_nvidia_driver_imex_running") is False
     domain = driver_vars(version, nvswitch=False, imex=True, imex_nodes=["10.0.0.1", "10.0.0.2"])
-    assert templar_value(domain, "_nvidia_driver_imex_running") is True
-    assert templar_value(driver_vars(version, imex_nodes=["10.0.0.1"]), "_nvidia_driver_imex_running") is False
-
-
-def templar_value(templar, name):
-    return templar.template(trust_as_template("{{ " + name + " }}"))
+    assert render(domain, "_nvidia_driver_imex_running") is True
+    assert render(driver_vars(version, imex_nodes=["10.0.0.1"]), "_nvidia_driver_imex_running") is False
 
 
 def kernel_vars(running, installed, dkms_lines=()):
