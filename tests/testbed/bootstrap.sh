@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the local test bed, idempotently, on a fresh Debian 12 machine:
-#   host    Debian packages (docker.io, debootstrap, packer, qemu, gnupg, apt-utils) and a running dockerd
+#   host    Debian packages (docker.io, debootstrap, packer, qemu, gnupg, apt-utils, rpm) and a running dockerd
 #   venv    the pinned Python toolchain (requirements.txt), cached by the file's hash
-#   image   the Debian 12 systemd base image, cached by its recipe's hash (tests/testbed/base-image.sh)
+#   image   the Debian 12 systemd base image and the RedHat-family image on it, cached by their recipes'
+#           hashes (tests/testbed/base-image.sh, el-image.sh)
 #   mirror  the local artifact mirror (signing key, stand-ins, wheelhouse), served over HTTP
 #   all     every step above, in that order (the default)
 # Each step prints what it did and how long it took; a step with nothing to do says so.
@@ -15,7 +16,7 @@ root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 
 host_packages=(docker.io debootstrap packer python3-venv gnupg apt-utils dpkg-dev gcc libc6-dev
-  qemu-system-x86 qemu-utils openssh-client e2fsprogs curl docker-registry skopeo)
+  qemu-system-x86 qemu-utils openssh-client e2fsprogs curl docker-registry skopeo rpm createrepo-c)
 
 step_host() {
   [ "$(id -u)" = 0 ] || die "the test bed needs root (apt, dockerd, debootstrap): run it as root or with sudo"
@@ -64,7 +65,8 @@ step_venv() {
 }
 
 step_image() {
-  "$here/base-image.sh"
+  "$here/base-image.sh" >/dev/null
+  "$here/el-image.sh" >/dev/null
 }
 
 step_mirror() {

@@ -99,3 +99,55 @@ with zipfile.ZipFile(target, "w") as whl:
         whl.writestr(info_, data, zipfile.ZIP_DEFLATED)
 PY
 }
+
+# make_rpm OUTDIR NAME [EPOCH:]VERSION-RELEASE ARCH REQUIRES [PAYLOAD_DIR]: an RPM whose files are
+# PAYLOAD_DIR's (those under /etc as configuration), to be signed by rpm_repo. REQUIRES is a comma list with
+# rpm's operators ("nvidia-kmod-common = 3:580.126.20-1.amzn2023"); RPM_TAGS, when set, holds more
+# spec tags (Provides, Conflicts, Obsoletes), one per line; RPM_POST a %post scriptlet. Dependencies
+# come only from REQUIRES (no automatic ones: the test bed's RedHat-family container has no rpm
+# database of its own userland, tests/testbed/el-image.sh).
+make_rpm() {
+  local out=$1 name=$2 evr=$3 arch=$4 requires=$5 payload=${6:-}
+  local epoch="" version release top spec
+  case "$evr" in *:*) epoch=${evr%%:*}; evr=${evr#*:} ;; esac
+  version=${evr%-*} release=${evr##*-}
+  top=$(mktemp -d)
+  spec=$top/$name.spec
+  {
+    echo "Name: $name"
+    [ -z "$epoch" ] || echo "Epoch: $epoch"
+    echo "Version: $version"
+    echo "Release: $release"
+    echo "Summary: test bed stand-in for $name"
+    echo "License: test bed stand-in"
+    echo "BuildArch: $arch"
+    echo "AutoReqProv: no"
+    [ -z "$requires" ] || echo "Requires: $requires"
+    [ -z "${RPM_TAGS:-}" ] || echo "$RPM_TAGS"
+    echo "%description"
+    echo "test bed stand-in for $name $evr"
+    echo "%install"
+    [ -z "$payload" ] || echo "cp -a '$payload/.' %{buildroot}/"
+    [ -z "${RPM_POST:-}" ] || printf '%%post\n%s\n' "$RPM_POST"
+    echo "%files"
+    # files under /etc are configuration, kept when changed (%config(noreplace), as Fedora packages do)
+    [ -z "$payload" ] || (cd "$payload" && find . -mindepth 1 \( -type f -o -type l \) -printf '/%P\n' \
+      | sed -e 's|^/etc/.*|%config(noreplace) "&"|' -e '/^%config/!s|.*|"&"|')
+  } >"$spec"
+  rpmbuild -bb --quiet --define "_topdir $top" --define "_build_id_links none" \
+    --define "__os_install_post %{nil}" "$spec" >"$top/build.log" 2>&1 \
+    || { cat "$top/build.log" >&2; return 1; }
+  mkdir -p "$out"
+  find "$top/RPMS" -name '*.rpm' -exec mv {} "$out/" \;
+  rm -rf "$top"
+}
+
+# rpm_repo DIR: sign DIR's RPMs with the mirror's key and index them with createrepo_c, as a dnf
+# repository with gpgcheck on reads them.
+rpm_repo() {
+  local dir=$1
+  rpmsign --addsign --define "__gpg $(command -v gpg)" \
+    --define "_gpg_name $(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")" "$dir"/*.rpm >/dev/null 2>&1 \
+    || { echo "rpmsign failed for $dir" >&2; return 1; }
+  createrepo_c --quiet "$dir"
+}

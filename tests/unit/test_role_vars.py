@@ -105,12 +105,12 @@ def test_mirror_base_replaces_the_scheme_and_host_prefix():
     )
 
 
-def driver_vars(version, flavour="open", *, imex_nodes=(), **node):
+def driver_vars(version, flavour="open", *, family="Debian", imex_nodes=(), **node):
     """The driver role's vars on an 8-GPU node with NVSwitches; node= overrides its ml_node facts."""
     ml_node = {"nvswitch": True, "nvlink_subnet_manager": False, "imex": False, "source": "pci", "gpu_count": 8}
     return role_vars(
         "nvidia_driver/vars/main.yml",
-        "nvidia_driver/vars/Debian.yml",
+        f"nvidia_driver/vars/{family}.yml",
         "nvidia_driver/defaults/main.yml",
         versions_nvidia_driver={"version": version, "flavour": flavour},
         versions_nvidia_module_flavour=flavour,
@@ -138,6 +138,83 @@ def test_driver_package_names_per_branch(version, flavour, packages):
     assert templar.template(trust_as_template("{{ _nvidia_driver_pinning_package }}")) == (
         f"nvidia-driver-pinning-{version}"
     )
+
+
+@pytest.mark.parametrize(
+    ("version", "flavour", "packages"),
+    [
+        (
+            "580.126.20",
+            "open",
+            [
+                "kmod-nvidia-open-dkms",
+                "nvidia-driver-cuda",
+                "nvidia-persistenced",
+                "nvidia-fabricmanager",
+                "libnvidia-nscq",
+            ],
+        ),
+        (
+            "595.71.05",
+            "proprietary",
+            [
+                "kmod-nvidia-latest-dkms",
+                "nvidia-driver-cuda",
+                "nvidia-persistenced",
+                "nvidia-fabricmanager",
+                "libnvidia-nscq",
+            ],
+        ),
+        # before 580: fabric manager's RPM was nvidia-fabric-manager, NSCQ carried the branch
+        (
+            "570.172.08",
+            "open",
+            [
+                "kmod-nvidia-open-dkms",
+                "nvidia-driver-cuda",
+                "nvidia-persistenced",
+                "nvidia-fabric-manager",
+                "libnvidia-nscq-570",
+            ],
+        ),
+    ],
+)
+def test_driver_rpm_names_per_branch(version, flavour, packages):
+    templar = driver_vars(version, flavour, family="RedHat")
+    assert render(templar, "_nvidia_driver_packages") == packages
+
+
+def test_driver_rpms_on_an_nvlink5_imex_node_and_the_kernel_headers_by_provide():
+    templar = driver_vars("580.126.20", family="RedHat", nvlink_subnet_manager=True, imex=True)
+    assert render(templar, "_nvidia_driver_packages")[-3:] == ["nvlink5-580", "libnvsdm", "nvidia-imex"]
+    # whatever the kernel's package is called (kernel6.12-devel on Amazon Linux 2023), its provide names it
+    templar = driver_vars("580.126.20", family="RedHat", container=False)
+    kernels = [{"path": "/boot/vmlinuz-6.12.40-63.114.amzn2023.x86_64"}]
+    templar.available_variables = {
+        **templar.available_variables,
+        "_nvidia_driver_kernels_before": {"files": kernels},
+        "ansible_facts": {**templar.available_variables["ansible_facts"], "kernel": "6.12.40-63.114.amzn2023.x86_64"},
+    }
+    assert render(templar, "_nvidia_driver_headers") == ["kernel-devel-uname-r = 6.12.40-63.114.amzn2023.x86_64"]
+
+
+def test_driver_rpm_locks_of_another_version_are_released_and_others_kept():
+    templar = driver_vars("580.126.20", family="RedHat")
+    templar.available_variables = {
+        **templar.available_variables,
+        "_nvidia_driver_before": {
+            "stdout_lines": [
+                "nvidia-driver-cuda 590.48.01 ii",
+                "nvidia-kmod-common 590.48.01 ii",
+                "nvidia-persistenced 580.126.20 ii",
+                "package kmod-nvidia-latest-dkms is not installed",
+            ]
+        },
+    }
+    assert render(templar, "_nvidia_driver_stale") == ["nvidia-driver-cuda", "nvidia-kmod-common"]
+    family = render(templar, "_nvidia_driver_rpm_family")
+    assert {"kmod-nvidia-open-dkms", "kmod-nvidia-latest-dkms", "nvidia-driver-cuda-libs", "nvidia-imex"} <= set(family)
+    assert len(family) == len(set(family))
 
 
 def test_no_fabric_manager_without_nvswitches():

@@ -1,0 +1,72 @@
+"""Verify the GPU stack's real effects on the RedHat-family p5-like node (testinfra, via molecule).
+
+prepare.yml left the node with driver 590.48.01, locked; the converge moved it to the version set's
+580.126.20 through those locks."""
+
+DRIVER = "580.126.20"
+DRIVER_RPMS = [
+    "kmod-nvidia-open-dkms",
+    "nvidia-driver-cuda",
+    "nvidia-driver-cuda-libs",
+    "nvidia-kmod-common",
+    "nvidia-persistenced",
+]
+FABRIC_RPMS = ["nvidia-fabricmanager", "libnvidia-nscq"]
+
+
+def installed(host):
+    """name -> epoch:version-release of every installed package."""
+    out = host.check_output("rpm -qa --queryformat '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n'")
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def locks(host):
+    listing = host.file("/etc/dnf/plugins/versionlock.list").content_string
+    return {line for line in listing.splitlines() if line and not line.startswith("#")}
+
+
+def test_repository_checks_signatures_with_the_pinned_key_only(host):
+    repo = host.file("/etc/yum.repos.d/cuda-amzn2023.repo").content_string
+    assert "[cuda-amzn2023-x86_64]" in repo
+    assert "/developer.download.nvidia.com/compute/cuda/repos/amzn2023/x86_64\n" in repo
+    assert "gpgcheck = 1" in repo
+    assert "module_hotfixes = 1" in repo
+    assert "/amzn2023/x86_64/D42D0685.pub" in repo
+    # the mirror's key alone, imported after its fingerprint matched the pin, and every package signed by it
+    key_ids = host.check_output("rpm -q --queryformat '%{VERSION}\\n' gpg-pubkey").split()
+    assert len(key_ids) == 1
+    for package in DRIVER_RPMS + FABRIC_RPMS:
+        signature = host.check_output(f"rpm -q --queryformat '%{{RSAHEADER:pgpsig}} %{{DSAHEADER:pgpsig}}' {package}")
+        assert "Key ID " in signature, f"{package} is not signed"
+        assert signature.split("Key ID ")[-1].strip().endswith(key_ids[0]), signature
+
+
+def test_driver_and_fabric_manager_are_exactly_the_pinned_version(host):
+    have = installed(host)
+    for package in DRIVER_RPMS:
+        assert have.get(package) == f"3:{DRIVER}-1.amzn2023", package
+    for package in FABRIC_RPMS:
+        assert have.get(package) == f"0:{DRIVER}-1", package
+    assert "kmod-nvidia-latest-dkms" not in have  # the open flavour on an H100
+    assert "cuda-compat-13-0" not in have
+
+
+def test_the_newer_branch_is_offered_and_locked_out(host):
+    # versionlock applies to commands that resolve a transaction (not to list or repoquery)
+    newer = "dnf install --assumeno nvidia-driver-cuda-590.48.01"
+    offered = host.run(f"{newer} --disableplugin=versionlock")
+    assert "nvidia-driver-cuda" in offered.stdout and "Operation aborted" in offered.stdout + offered.stderr
+    blocked = host.run(newer)
+    assert blocked.rc != 0
+    assert "Unable to find a match: nvidia-driver-cuda-590.48.01" in blocked.stdout + blocked.stderr
+
+
+def test_locks_name_the_installed_versions_and_no_other(host):
+    expected = {f"{p}-3:{DRIVER}-1.amzn2023.*" for p in DRIVER_RPMS} | {f"{p}-0:{DRIVER}-1.*" for p in FABRIC_RPMS}
+    assert locks(host) == expected
+
+
+def test_services_are_enabled_and_nouveau_blacklisted(host):
+    assert host.service("nvidia-fabricmanager").is_enabled  # NVSwitches in the p5 fixture
+    assert host.service("nvidia-persistenced").is_enabled
+    assert "blacklist nouveau" in host.file("/etc/modprobe.d/blacklist-nouveau.conf").content_string
