@@ -11,7 +11,8 @@
 # gnupg2, systemd, the versionlock plugin...). A role that installs anything else from the OS's own
 # repositories finds none here: that part is checked against the reference, not run.
 # dnf.conf is Amazon Linux 2023's; Debian's dnf-plugins-core `local` plugin (a repository of every
-# installed package, not on Amazon Linux) is switched off.
+# installed package, not on Amazon Linux) is switched off; /usr/lib64, where RPMs put libraries and
+# which the RedHat family's loader searches by default, is added to the loader's path.
 # Rebuilt only when this recipe or the base image changes. Prints the image's tag.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,6 +70,7 @@ RUN apt-get install -y -q --no-install-recommends dnf python3-dnf dnf-plugins-co
  && echo 'Amazon Linux release 2023.9.20251208 (Amazon Linux)' >/etc/system-release \\
  && printf '[main]\\ngpgcheck=True\\ninstallonly_limit=3\\nclean_requirements_on_remove=True\\nbest=True\\nskip_if_unavailable=False\\n' >/etc/dnf/dnf.conf \\
  && printf '[main]\\nenabled = false\\n' >/etc/dnf/plugins/local.conf \\
+ && echo /usr/lib64 >/etc/ld.so.conf.d/00-el-lib64.conf && mkdir -p /usr/lib64 \\
  && rm -rf /tmp/el /etc/yum.repos.d/*
 DOCKERFILE
 say "building $tag from $base"

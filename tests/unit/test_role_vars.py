@@ -198,23 +198,13 @@ def test_driver_rpms_on_an_nvlink5_imex_node_and_the_kernel_headers_by_provide()
     assert render(templar, "_nvidia_driver_headers") == ["kernel-devel-uname-r = 6.12.40-63.114.amzn2023.x86_64"]
 
 
-def test_driver_rpm_locks_of_another_version_are_released_and_others_kept():
-    templar = driver_vars("580.126.20", family="RedHat")
-    templar.available_variables = {
-        **templar.available_variables,
-        "_nvidia_driver_before": {
-            "stdout_lines": [
-                "nvidia-driver-cuda 590.48.01 ii",
-                "nvidia-kmod-common 590.48.01 ii",
-                "nvidia-persistenced 580.126.20 ii",
-                "package kmod-nvidia-latest-dkms is not installed",
-            ]
-        },
-    }
-    assert render(templar, "_nvidia_driver_stale") == ["nvidia-driver-cuda", "nvidia-kmod-common"]
-    family = render(templar, "_nvidia_driver_rpm_family")
-    assert {"kmod-nvidia-open-dkms", "kmod-nvidia-latest-dkms", "nvidia-driver-cuda-libs", "nvidia-imex"} <= set(family)
-    assert len(family) == len(set(family))
+def test_driver_rpms_for_dnf_locked_lock_the_exact_dependencies_without_installing_them():
+    rpms = render(driver_vars("580.126.20", family="RedHat"), "_nvidia_driver_rpms")
+    assert {"name": "nvidia-driver-cuda", "version": "580.126.20"} in rpms
+    assert {"name": "nvidia-fabricmanager", "version": "580.126.20"} in rpms
+    assert {"name": "nvidia-driver-cuda-libs", "version": "580.126.20", "install": False} in rpms
+    assert {"name": "nvidia-kmod-common", "version": "580.126.20", "install": False} in rpms
+    assert len(rpms) == 7
 
 
 def test_no_fabric_manager_without_nvswitches():

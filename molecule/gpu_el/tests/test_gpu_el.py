@@ -12,6 +12,21 @@ DRIVER_RPMS = [
     "nvidia-persistenced",
 ]
 FABRIC_RPMS = ["nvidia-fabricmanager", "libnvidia-nscq"]
+# every RPM the stack installs, at the version set's epoch:version-release (roles/versions defaults)
+PINNED = {
+    **{name: f"3:{DRIVER}-1.amzn2023" for name in DRIVER_RPMS},
+    **{name: f"0:{DRIVER}-1" for name in FABRIC_RPMS},
+    "cuda-toolkit-12-8": "0:12.8.1-1",
+    "cuda-toolkit-13-0": "0:13.0.2-1",
+    "nvidia-container-toolkit": "0:1.20.0-1",
+    "nvidia-container-toolkit-base": "0:1.20.0-1",
+    "libnvidia-container-tools": "0:1.20.0-1",
+    "libnvidia-container1": "0:1.20.0-1",
+    "datacenter-gpu-manager-4-core": "1:4.5.3-1",
+    "datacenter-gpu-manager-4-cuda13": "1:4.5.3-1",  # R580 reports CUDA 13
+    "libnccl": "0:2.27.7-1+cuda12.9",
+    "libnccl-devel": "0:2.27.7-1+cuda12.9",
+}
 
 
 def installed(host):
@@ -41,14 +56,12 @@ def test_repository_checks_signatures_with_the_pinned_key_only(host):
         assert signature.split("Key ID ")[-1].strip().endswith(key_ids[0]), signature
 
 
-def test_driver_and_fabric_manager_are_exactly_the_pinned_version(host):
+def test_every_package_is_exactly_the_pinned_version_although_newer_ones_exist(host):
     have = installed(host)
-    for package in DRIVER_RPMS:
-        assert have.get(package) == f"3:{DRIVER}-1.amzn2023", package
-    for package in FABRIC_RPMS:
-        assert have.get(package) == f"0:{DRIVER}-1", package
+    assert {name: have.get(name) for name in PINNED} == PINNED
     assert "kmod-nvidia-latest-dkms" not in have  # the open flavour on an H100
-    assert "cuda-compat-13-0" not in have
+    assert "datacenter-gpu-manager-4-cuda12" not in have
+    assert not [name for name in have if name.startswith("cuda-compat")]  # kept off hosts
 
 
 def test_the_newer_branch_is_offered_and_locked_out(host):
@@ -62,11 +75,17 @@ def test_the_newer_branch_is_offered_and_locked_out(host):
 
 
 def test_locks_name_the_installed_versions_and_no_other(host):
-    expected = {f"{p}-3:{DRIVER}-1.amzn2023.*" for p in DRIVER_RPMS} | {f"{p}-0:{DRIVER}-1.*" for p in FABRIC_RPMS}
-    assert locks(host) == expected
+    assert locks(host) == {f"{name}-{evr}.*" for name, evr in PINNED.items()}
+
+
+def test_cuda_default_and_nccl_are_found(host):
+    assert host.check_output("readlink -f /usr/local/cuda") == "/usr/local/cuda-12.8"
+    assert host.check_output("readlink -f /usr/local/cuda-12") == "/usr/local/cuda-12.8"
+    assert "libnccl.so.2 (libc6,x86-64) => /usr/lib64/libnccl.so.2" in host.check_output("ldconfig -p")
 
 
 def test_services_are_enabled_and_nouveau_blacklisted(host):
     assert host.service("nvidia-fabricmanager").is_enabled  # NVSwitches in the p5 fixture
     assert host.service("nvidia-persistenced").is_enabled
+    assert host.service("nvidia-dcgm").is_enabled
     assert "blacklist nouveau" in host.file("/etc/modprobe.d/blacklist-nouveau.conf").content_string

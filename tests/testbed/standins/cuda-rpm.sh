@@ -5,6 +5,8 @@
 # (D42D0685.pub). No module streams: Amazon Linux has none (RHEL 9's repository has them; the role
 # installs with module_hotfixes so that exact versions resolve on both).
 #
+# Besides the driver: CUDA toolkits, the NVIDIA Container Toolkit, DCGM 4 and NCCL, with the RPM names
+# and versions of the Debian stand-ins' packages (tests/testbed/standins/cuda.sh).
 # Names, epochs and release tags follow reference/nvidia.md section 3.2: the driver's packages at
 # 3:<version>-1.amzn2023, fabric manager, NSCQ and IMEX at <version>-1 without epoch or dist tag; two
 # branches, so that an install that did not pin exactly would get the newer one. Dependencies are
@@ -96,13 +98,62 @@ toolkit() {
   script "$p/usr/local/cuda-$mm/bin/nvcc" "case \"\$1\" in --version|-V) printf 'nvcc: NVIDIA (R) Cuda compiler driver\\nCuda compilation tools, release $mm, V$nvcc_version\\n';; *) echo 'nvcc: stand-in, compiles nothing' >&2; exit 1;; esac"
   printf '{"cuda": {"name": "CUDA SDK", "version": "%s"}}\n' "$version" >"$p/usr/local/cuda-$mm/version.json"
   # NVIDIA's RPMs register the toolkit as an alternative too, priority rising with the version
-  RPM_POST="update-alternatives --install /usr/local/cuda cuda /usr/local/cuda-$mm ${mm/./}" \
+  RPM_POST="update-alternatives --install /usr/local/cuda cuda /usr/local/cuda-$mm ${mm/./}
+update-alternatives --install /usr/local/cuda-${mm%%.*} cuda-${mm%%.*} /usr/local/cuda-$mm ${mm/./}" \
     make_rpm "$repo" "cuda-toolkit-$dashed" "$version-1" x86_64 "" "$p"
   make_rpm "$repo" "cuda-compat-$dashed" "$version-1" x86_64 ""
 }
 
+# NVIDIA Container Toolkit, also published in the CUDA repositories: four packages at one version.
+container_toolkit() {
+  local v=$1 p
+  make_rpm "$repo" libnvidia-container1 "$v" x86_64 ""
+  make_rpm "$repo" libnvidia-container-tools "$v" x86_64 "libnvidia-container1 = $v"
+  p=$(payload "ctk-base-$v")
+  script "$p/usr/bin/nvidia-container-runtime" 'echo "nvidia-container-runtime: stand-in, runs no container" >&2; exit 1'
+  script "$p/usr/bin/nvidia-ctk" "echo \"NVIDIA Container Toolkit CLI version ${v%-*}\""
+  make_rpm "$repo" nvidia-container-toolkit-base "$v" x86_64 "" "$p"
+  make_rpm "$repo" nvidia-container-toolkit "$v" x86_64 \
+    "nvidia-container-toolkit-base = $v, libnvidia-container-tools = $v, libnvidia-container1 = $v"
+}
+
+# DCGM 4: the core package and one per CUDA major of the driver, at an epoch-1 version.
+dcgm() {
+  local v=$1 p
+  p=$(payload "dcgm-$v")
+  script "$p/usr/bin/nv-hostengine" 'echo "nv-hostengine: stand-in, no GPU to manage" >&2; exit 1'
+  unit "$p/usr/lib/systemd/system/nvidia-dcgm.service" "NVIDIA DCGM service" "/usr/bin/nv-hostengine -n --service-account nvidia-dcgm"
+  make_rpm "$repo" datacenter-gpu-manager-4-core "$v" x86_64 "" "$p"
+  make_rpm "$repo" datacenter-gpu-manager-4-cuda12 "$v" x86_64 "datacenter-gpu-manager-4-core = $v"
+  make_rpm "$repo" datacenter-gpu-manager-4-cuda13 "$v" x86_64 "datacenter-gpu-manager-4-core = $v"
+}
+
+# NCCL: libnccl and libnccl-devel at <version>-<rev>+cuda<X.Y> (Version 2.27.7, Release 1+cuda12.9;
+# reference/network.md section 3), -devel requiring exactly its libnccl.
+nccl() {
+  local v=$1 cuda=$2 full="$1+cuda$2" release=${1%-*} p
+  p=$(payload "nccl-$full")
+  mkdir -p "$p/usr/lib64"
+  gcc -shared -fPIC -nostdlib -Wl,-soname,libnccl.so.2 -o "$p/usr/lib64/libnccl.so.$release" -x c /dev/null
+  ln -s "libnccl.so.$release" "$p/usr/lib64/libnccl.so.2"
+  RPM_POST=/sbin/ldconfig make_rpm "$repo" libnccl "$full" x86_64 "" "$p"
+  p=$(payload "nccl-devel-$full")
+  mkdir -p "$p/usr/include" "$p/usr/lib64"
+  printf '/* test bed stand-in for nccl.h %s */\n#define NCCL_MAJOR %s\n' "$full" "${release%%.*}" >"$p/usr/include/nccl.h"
+  ln -s libnccl.so.2 "$p/usr/lib64/libnccl.so"
+  make_rpm "$repo" libnccl-devel "$full" x86_64 "libnccl = $full" "$p"
+}
+
 driver_branch 580.126.20
 driver_branch 590.48.01
+container_toolkit 1.20.0-1
+container_toolkit 1.20.1-1
+dcgm 1:4.5.3-1
+dcgm 1:4.6.0-1
+# the pinned build, and newer ones that an unpinned install would take instead
+nccl 2.27.7-1 12.9
+nccl 2.28.9-1 12.9
+nccl 2.28.9-1 13.0
 toolkit 12.8.1 12.8.93
 toolkit 13.0.2 13.0.88
 rpm_repo "$repo"
