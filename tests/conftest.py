@@ -54,6 +54,8 @@ def testbed():
         AWSOME_NCCL_TESTS_SHA256=standins["versions_nccl_tests"]["sha256"],
         AWSOME_GDRCOPY_SHA256=standins["versions_gdrcopy"]["sha256"],
         AWSOME_OFI_SHA512=standins["versions_aws_ofi_nccl"]["sha512"],
+        AWSOME_ENROOT_RPM_SHA256=standins["versions_enroot"]["sha256"]["enroot-4.2.1-1.el8.x86_64.rpm"],
+        AWSOME_ENROOT_CAPS_RPM_SHA256=standins["versions_enroot"]["sha256"]["enroot+caps-4.2.1-1.el8.x86_64.rpm"],
         AWSOME_NEURONX_CC_SHA256=wheel_sha256(cache, "neuronx-cc", "neuronx_cc-2.27.5334.0-py3-none-any.whl"),
         AWSOME_TORCH_NEURONX_SHA256=wheel_sha256(
             cache, "torch-neuronx", "torch_neuronx-2.9.0.2.15.32035-py3-none-any.whl"

@@ -34,7 +34,7 @@ make_key() {
 # The version-set override that makes the roles trust this mirror's key where they pin a vendor's:
 # for image builds and playbooks run against the mirror (-e @file / versions_file).
 write_versions_override() {
-  local fpr pyxis efa nccl_tests gdrcopy ofi enroot enroot_caps neuronx_cc torch_neuronx
+  local fpr pyxis efa nccl_tests gdrcopy ofi enroot enroot_caps enroot_rpm enroot_caps_rpm neuronx_cc torch_neuronx
   fpr=$(cat "$MIRROR_ROOT/testbed/keys/mirror.fpr")
   pyxis=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/pyxis/archive/refs/tags/v0.24.0.tar.gz" | cut -d' ' -f1)
   efa=$(sha256sum "$MIRROR_ROOT/efa-installer.amazonaws.com/aws-efa-installer-1.42.0.tar.gz" | cut -d' ' -f1)
@@ -42,6 +42,8 @@ write_versions_override() {
   ofi=$(sha512sum "$MIRROR_ROOT/github.com/aws/aws-ofi-nccl/releases/download/v1.21.1/aws-ofi-nccl-1.21.1.tar.gz" | cut -d' ' -f1)
   enroot=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot_4.2.1-1_amd64.deb" | cut -d' ' -f1)
   enroot_caps=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot+caps_4.2.1-1_amd64.deb" | cut -d' ' -f1)
+  enroot_rpm=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot-4.2.1-1.el8.x86_64.rpm" | cut -d' ' -f1)
+  enroot_caps_rpm=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v4.2.1/enroot+caps-4.2.1-1.el8.x86_64.rpm" | cut -d' ' -f1)
   neuronx_cc=$(sha256sum "$MIRROR_ROOT"/pip.repos.neuron.amazonaws.com/neuronx-cc/*.whl | cut -d' ' -f1)
   torch_neuronx=$(sha256sum "$MIRROR_ROOT"/pip.repos.neuron.amazonaws.com/torch-neuronx/*.whl | cut -d' ' -f1)
   nccl_tests=$(sha256sum "$MIRROR_ROOT/github.com/NVIDIA/nccl-tests/archive/refs/tags/v2.17.6.tar.gz" | cut -d' ' -f1)
@@ -61,7 +63,8 @@ versions_pyxis:
 versions_enroot:
   version: "4.2.1"
   path: github.com/NVIDIA/enroot/releases/download
-  sha256: {enroot_4.2.1-1_amd64.deb: "$enroot", enroot+caps_4.2.1-1_amd64.deb: "$enroot_caps"}
+  sha256: {enroot_4.2.1-1_amd64.deb: "$enroot", enroot+caps_4.2.1-1_amd64.deb: "$enroot_caps",
+           enroot-4.2.1-1.el8.x86_64.rpm: "$enroot_rpm", enroot+caps-4.2.1-1.el8.x86_64.rpm: "$enroot_caps_rpm"}
 versions_neuron:
   sdk: "2.32.0"
   repository:

@@ -133,6 +133,8 @@ make_rpm() {
     # files under /etc are configuration, kept when changed (%config(noreplace), as Fedora packages do)
     [ -z "$payload" ] || (cd "$payload" && find . -mindepth 1 \( -type f -o -type l \) -printf '/%P\n' \
       | sed -e 's|^/etc/.*|%config(noreplace) "&"|' -e '/^%config/!s|.*|"&"|')
+    # empty directories are the package's own (enroot.conf.d/): the others come with their files
+    [ -z "$payload" ] || (cd "$payload" && find . -mindepth 1 -type d -empty -printf '%%dir "/%P"\n')
   } >"$spec"
   rpmbuild -bb --quiet --define "_topdir $top" --define "_build_id_links none" \
     --define "__os_install_post %{nil}" "$spec" >"$top/build.log" 2>&1 \

@@ -26,6 +26,8 @@ PINNED = {
     "datacenter-gpu-manager-4-cuda13": "1:4.5.3-1",  # R580 reports CUDA 13
     "libnccl": "0:2.27.7-1+cuda12.9",
     "libnccl-devel": "0:2.27.7-1+cuda12.9",
+    "enroot": "0:4.2.1-1.el8",
+    "enroot+caps": "0:4.2.1-1.el8",
 }
 
 
@@ -89,3 +91,10 @@ def test_services_are_enabled_and_nouveau_blacklisted(host):
     assert host.service("nvidia-persistenced").is_enabled
     assert host.service("nvidia-dcgm").is_enabled
     assert "blacklist nouveau" in host.file("/etc/modprobe.d/blacklist-nouveau.conf").content_string
+
+
+def test_enroot_runs_with_the_roles_settings(host):
+    assert host.check_output("enroot version") == "4.2.1"
+    assert host.file("/etc/enroot/enroot.conf.d/50-awsome-ml-cluster.conf").exists
+    # enroot+caps's scriptlet gave the helper its capability, as the package does
+    assert "cap_sys_admin" in host.check_output("getcap /usr/bin/enroot-mksquashovlfs")

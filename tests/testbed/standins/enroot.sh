@@ -269,3 +269,12 @@ setcap -r /usr/bin/enroot-aufs2ovlfs 2>/dev/null || true
 SH
 chmod 755 "$c/DEBIAN/postinst" "$c/DEBIAN/prerm"
 make_deb "$out" enroot+caps "$version-1" amd64 "enroot (= $version-1), libcap2-bin" "$c"
+
+# The RedHat family's release files (enroot-<v>-1.el8.<arch>.rpm, NVIDIA's one el8 build for EL 8, 9
+# and Amazon Linux 2023), unsigned as NVIDIA's are, from the same payloads. Dependencies in the RPM
+# names of the Debian package's (parallel left out: the test bed's RedHat-family container has none).
+rm -rf "$p/DEBIAN" "$c/DEBIAN"
+make_rpm "$out" enroot "$version-1.el8" x86_64 "bash >= 4.2, curl, gawk, jq >= 1.5, shadow-utils, squashfs-tools" "$p"
+RPM_POST="setcap cap_sys_admin+pe /usr/bin/enroot-mksquashovlfs
+setcap cap_sys_admin,cap_mknod+pe /usr/bin/enroot-aufs2ovlfs" \
+  make_rpm "$out" enroot+caps "$version-1.el8" x86_64 "enroot = $version-1.el8, libcap" "$c"
