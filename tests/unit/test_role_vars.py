@@ -677,14 +677,19 @@ def test_neuron_refuses_loose_versions_and_incomplete_locks():
     assert render(neuron_vars(versions_neuron=partly), "_neuron_unlocked") == ["torch-neuronx==2.9.0.2.15.32035"]
 
 
-def image_vars(components):
+def image_vars(components, family="Debian", os_facts=None):
     return role_vars(
         "versions/defaults/main.yml",
         "versions/vars/main.yml",
         "image/defaults/main.yml",
         "image/vars/main.yml",
-        ansible_facts={**facts("Ubuntu", "22.04", "Debian"), "ml_node": {"container": True, "gpu_architecture": None}},
+        f"image/vars/{family}.yml",
+        ansible_facts={
+            **(os_facts or facts("Ubuntu", "22.04", "Debian")),
+            "ml_node": {"container": True, "gpu_architecture": None},
+        },
         image_components=components,
+        versions_nvidia_module_flavour="open",
     )
 
 
@@ -697,3 +702,23 @@ def test_a_neuron_image_checks_each_sdk_package_but_the_optional_oci_hook():
         {"package": "aws-neuronx-tools", "version": "2.32.28.0"},
     ]
     assert render(image_vars([]), "_image_expected") == []
+
+
+GPU_COMPONENTS = ["nvidia_driver", "nvidia_container_toolkit", "dcgm", "nccl"]
+
+
+def test_a_gpu_image_checks_each_family_by_its_own_package_names_and_versions():
+    debian = render(image_vars(GPU_COMPONENTS), "_image_expected")
+    assert debian == [
+        {"package": "nvidia-open", "version": "580.126.20-"},
+        {"package": "nvidia-container-toolkit", "version": "1.20.0-1"},
+        {"package": "datacenter-gpu-manager-4-core", "version": "1:4.5.3-1"},  # dpkg shows the epoch
+        {"package": "libnccl2", "version": "2.27.7-1+cuda12.9"},
+    ]
+    redhat = render(image_vars(GPU_COMPONENTS, "RedHat", facts("Amazon", "2023", "RedHat")), "_image_expected")
+    assert redhat == [
+        {"package": "nvidia-driver-cuda", "version": "580.126.20-"},
+        {"package": "nvidia-container-toolkit", "version": "1.20.0-1"},
+        {"package": "datacenter-gpu-manager-4-core", "version": "4.5.3-1"},  # rpm's version-release has none
+        {"package": "libnccl", "version": "2.27.7-1+cuda12.9"},
+    ]
