@@ -15,6 +15,8 @@ the version changes."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 
 def specs(packages, rpm_lines=()):
     have = _installed(rpm_lines)
@@ -39,9 +41,11 @@ def _installed(rpm_lines):
 
 def _matches(evr, wanted):
     """True when epoch:version-release `evr` is at `wanted`: a version, a version-release or an
-    epoch:version-release (DCGM's 1:4.5.3-1)."""
+    epoch:version-release (DCGM's 1:4.5.3-1), or a glob of a version or version-release (Neuron's
+    2.34.10.0*, whose RPM versions carry a build hash: 2.34.10.0_3dcef56f0)."""
     version_release = evr.split(":", 1)[1]
-    return wanted in (evr, version_release, version_release.rsplit("-", 1)[0])
+    forms = (evr, version_release, version_release.rsplit("-", 1)[0])
+    return any(fnmatchcase(form, wanted) for form in forms)
 
 
 def stale_locks(rpm_lines, packages):

@@ -69,6 +69,7 @@ versions_neuron:
   sdk: "2.32.0"
   repository:
     apt_path: apt.repos.neuron.amazonaws.com
+    yum_path: yum.repos.neuron.amazonaws.com
     key: {file: GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB, fingerprint: $fpr}
   packages: {aws-neuronx-dkms: "2.30.2.0", aws-neuronx-runtime-lib: "2.34.10.0", aws-neuronx-collectives: "2.34.10.0",
              aws-neuronx-tools: "2.32.28.0", aws-neuronx-oci-hook: "2.18.25.0"}

@@ -66,3 +66,11 @@ def test_a_downloaded_file_is_installed_only_where_rpm_does_not_show_its_version
     assert specs(enroot) == [p["file"] for p in enroot]
     upgraded_halfway = ["enroot 0:4.2.1-1.el8", "enroot+caps 0:4.1.0-1.el8"]
     assert specs(enroot, upgraded_halfway) == ["enroot-4.2.1-1.el8", enroot[1]["file"]]
+
+
+def test_a_globbed_version_takes_any_build_hash_of_its_release_only():
+    neuron = [{"name": "aws-neuronx-runtime-lib", "version": "2.34.10.0*"}]
+    assert stale_locks(["aws-neuronx-runtime-lib 0:2.34.10.0_3dcef56f0-1"], neuron) == []
+    newer = ["aws-neuronx-runtime-lib 0:2.35.1.0_9f8e7d6c5-1"]
+    assert stale_locks(newer, neuron) == ["aws-neuronx-runtime-lib-0:2.35.1.0_9f8e7d6c5-1.*"]
+    assert specs(neuron) == ["aws-neuronx-runtime-lib-2.34.10.0*"]

@@ -98,3 +98,16 @@ def test_enroot_runs_with_the_roles_settings(host):
     assert host.file("/etc/enroot/enroot.conf.d/50-awsome-ml-cluster.conf").exists
     # enroot+caps's scriptlet gave the helper its capability, as the package does
     assert "cap_sys_admin" in host.check_output("getcap /usr/bin/enroot-mksquashovlfs")
+
+
+def test_the_efa_installer_put_its_rpms_and_the_plugin_where_the_loader_finds_them(host):
+    record = host.file("/opt/amazon/efa_installed_packages").content_string
+    assert "# EFA installer version: 1.42.0" in record
+    assert "libnccl-ofi-1.15.0-1.amzn2023.x86_64" in record
+    assert "efa-2.15.3" not in record  # --skip-kmod in a container
+    have = installed(host)
+    assert have.get("libfabric-aws") == "0:2.1.0amzn3.0-1.amzn2023"
+    assert host.file("/etc/ld.so.conf.d/100_ofinccl.conf").content_string.strip() == "/opt/amazon/ofi-nccl/lib64"
+    loader = host.check_output("ldconfig -p")
+    assert "libnccl-net-ofi.so (libc6,x86-64) => /opt/amazon/ofi-nccl/lib64/libnccl-net-ofi.so" in loader
+    assert "libfabric.so.1 (libc6,x86-64) => /opt/amazon/efa/lib64/libfabric.so.1" in loader

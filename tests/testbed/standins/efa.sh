@@ -87,9 +87,40 @@ echo "$lib" >"$p/etc/ld.so.conf.d/100_ofinccl.conf"
 postinst_ldconfig "$p"
 make_deb "$debs" libnccl-ofi "$ofi-1" amd64 "libfabric-aws" "$p"
 
+# The same packages as Amazon Linux 2023's RPMs (ALINUX2023/x86_64/, unconfirmed as the debs' layout
+# is), with the RPM library directory: /opt/amazon/efa/lib64 and /opt/amazon/ofi-nccl/lib64 (the
+# plugin's RPM path is unconfirmed, reference/network.md section 1).
+rpms=$top/ALINUX2023/x86_64
+mkdir -p "$rpms"
+# rpm_payload NAME: the deb payload NAME without its DEBIAN/, its libraries moved to lib64
+rpm_payload() {
+  local r=$work/r/$1 f
+  rm -rf "$r"; mkdir -p "$r"
+  cp -a "$work/p/$1/." "$r/"
+  rm -rf "$r/DEBIAN"
+  [ ! -d "$r/opt/amazon/efa/lib" ] || mv "$r/opt/amazon/efa/lib" "$r/opt/amazon/efa/lib64"
+  if [ -d "$r/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu" ]; then
+    mv "$r/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu" "$r/opt/amazon/ofi-nccl/lib64"
+    rmdir "$r/opt/amazon/ofi-nccl/lib"
+  fi
+  for f in "$r"/etc/ld.so.conf.d/*; do
+    [ -e "$f" ] && sed -i -e 's|/opt/amazon/efa/lib$|/opt/amazon/efa/lib64|' \
+      -e 's|/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu$|/opt/amazon/ofi-nccl/lib64|' "$f"
+  done
+  echo "$r"
+}
+make_rpm "$rpms" libfabric-aws "$libfabric-1.amzn2023" x86_64 "" "$(rpm_payload libfabric)"
+RPM_POST=/sbin/ldconfig make_rpm "$rpms" efa-profile 1.7-1.amzn2023 noarch "" "$(rpm_payload profile)"
+make_rpm "$rpms" efa-config 1.18-1.amzn2023 noarch "" "$(rpm_payload config)"
+make_rpm "$rpms" efa 2.15.3-1.amzn2023 x86_64 "" "$(rpm_payload kmod)"
+make_rpm "$rpms" openmpi40-aws 4.1.7-1 x86_64 "" "$(rpm_payload openmpi40-aws)"
+make_rpm "$rpms" openmpi50-aws 5.0.6-1 x86_64 "" "$(rpm_payload openmpi50-aws)"
+RPM_POST=/sbin/ldconfig make_rpm "$rpms" libnccl-ofi "$ofi-1.amzn2023" x86_64 "libfabric-aws" "$(rpm_payload ofi)"
+
 cat >"$top/efa_installer.sh" <<SH
 #!/bin/bash
-# Test bed stand-in for efa_installer.sh $version: the real flags, packages from DEBIAN12/x86_64/.
+# Test bed stand-in for efa_installer.sh $version: the real flags, packages from DEBIAN12/x86_64/
+# (dpkg) or ALINUX2023/x86_64/ (dnf, with what they need from the OS's repositories).
 set -euo pipefail
 cd "\$(dirname "\$0")"
 INSTALLER_VERSION=$version
@@ -118,11 +149,20 @@ if [ "$yes" = 0 ]; then
   [ -t 0 ] || { echo "Error: interactive install without a terminal; use -y" >&2; exit 1; }
 fi
 . /etc/os-release
-[ "$ID" = debian ] && [ "$VERSION_ID" = 12 ] || { echo "Error: $PRETTY_NAME is not supported by this stand-in" >&2; exit 1; }
+case "$ID$VERSION_ID" in
+  debian12) format=deb dir=DEBIAN12/x86_64 ;;
+  amzn2023) format=rpm dir=ALINUX2023/x86_64 ;;
+  *) echo "Error: $PRETTY_NAME is not supported by this stand-in" >&2; exit 1 ;;
+esac
 if [ "$uninstall" = 1 ]; then
   [ -f "$record" ] || { echo "EFA is not installed" >&2; exit 1; }
-  mapfile -t installed < <(grep -v '^#' "$record" | cut -d_ -f1)
-  dpkg -r "${installed[@]}" >/dev/null
+  if [ "$format" = deb ]; then
+    mapfile -t installed < <(grep -v '^#' "$record" | cut -d_ -f1)
+    dpkg -r "${installed[@]}" >/dev/null
+  else
+    mapfile -t installed < <(grep -v '^#' "$record" | sed 's/-[^-]*-[^-]*$//')
+    rpm -e "${installed[@]}" >/dev/null
+  fi
   rm -f "$record"
   echo "Uninstalled EFA packages."
   exit 0
@@ -136,15 +176,23 @@ if [ "$minimal" = 0 ]; then
   packages+=(libnccl-ofi)
 fi
 files=()
-for p in "${packages[@]}"; do files+=(DEBIAN12/x86_64/"$p"_*.deb); done
+if [ "$format" = deb ]; then
+  for p in "${packages[@]}"; do files+=("$dir/$p"_*.deb); done
+else
+  for p in "${packages[@]}"; do files+=("$(ls "$dir/$p"-[0-9]*.rpm)"); done
+fi
 echo "== Installing EFA $INSTALLER_VERSION packages: ${packages[*]}"
-DEBIAN_FRONTEND=noninteractive dpkg -i "${files[@]}" >/dev/null
+if [ "$format" = deb ]; then
+  DEBIAN_FRONTEND=noninteractive dpkg -i "${files[@]}" >/dev/null
+else
+  dnf install -y -q "${files[@]/#/./}" >/dev/null
+fi
 mkdir -p /opt/amazon
 {
   echo "# EFA installer version: $INSTALLER_VERSION"
   echo "# Debug packages installed: $([ "$debug" = 1 ] && echo yes || echo no)"
   echo "# Packages installed:"
-  for f in "${files[@]}"; do basename "$f" .deb; done
+  for f in "${files[@]}"; do basename "$f" ".$format"; done
 } >"$record"
 if [ "$no_verify" = 0 ]; then
   /opt/amazon/efa/bin/fi_info -p efa >/dev/null 2>&1 \

@@ -2,6 +2,7 @@
 # Stand-in for AWS's Neuron repositories at their real URLs (reference/neuron_containers.md section 1):
 #   apt.repos.neuron.amazonaws.com/                         dists/{jammy,noble}/main, signed (mirror's key)
 #   apt.repos.neuron.amazonaws.com/GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB   the signing key (the mirror's)
+#   yum.repos.neuron.amazonaws.com/                         the same packages as signed RPMs (repodata/)
 #   pip.repos.neuron.amazonaws.com/<project>/               a PEP 503 index: neuronx-cc, torch-neuronx
 # The packages carry SDK 2.32.0's names and versions (the hash suffixes are made up, in the real form):
 # aws-neuronx-dkms (a real DKMS source tree, module `neuron`, registered in its postinst and built only
@@ -100,6 +101,23 @@ printf '{"runtimes": {"neuron": {"path": "/opt/aws/neuron/bin/oci_neuron_hook_wr
 make_deb "$apt/pool/main" aws-neuronx-oci-hook "$hook" amd64 "" "$p"
 
 dists_repo "$apt" jammy noble
+
+# The yum repository: the same payloads as RPMs (the build hash moves into the version, as in
+# aws-neuronx-runtime-lib-2.33.10.0_3dcef56f0-1; the driver's release is "dkms"), signed, indexed.
+yum=$MIRROR_ROOT/yum.repos.neuron.amazonaws.com
+rm -rf "$yum"
+mkdir -p "$yum"
+cp "$apt/GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB" "$yum/"
+rpm_version() { echo "${1%-*}_${1##*-}-1"; }  # 2.34.10.0-3dcef56f0 -> 2.34.10.0_3dcef56f0-1
+for name in dkms runtime collectives tools hook; do rm -rf "$work/p/$name/DEBIAN"; done
+make_rpm "$yum" aws-neuronx-dkms "$dkms-dkms" noarch "" "$work/p/dkms"
+make_rpm "$yum" aws-neuronx-runtime-lib "$(rpm_version "$runtime")" x86_64 "" "$work/p/runtime"
+make_rpm "$yum" aws-neuronx-collectives "$(rpm_version "$collectives")" x86_64 "" "$work/p/collectives"
+make_rpm "$yum" aws-neuronx-tools "$(rpm_version "$tools")" x86_64 "" "$work/p/tools"
+make_rpm "$yum" aws-neuronx-oci-hook "$(rpm_version "$hook")" x86_64 "" "$work/p/hook"
+# a newer runtime, which an install that did not pin would take
+make_rpm "$yum" aws-neuronx-runtime-lib "2.35.1.0_9f8e7d6c5-1" x86_64 "" "$work/p/runtime"
+rpm_repo "$yum"
 
 # The Python side: the compiler and the PyTorch plugin, pure-Python stand-ins with the real names
 mkdir -p "$work/w/neuronxcc" "$work/w/torch_neuronx"
