@@ -131,3 +131,19 @@ def test_dcgm_for_the_drivers_cuda_major(host):
 def test_modules_load_at_boot(host):
     lines = host.file("/etc/modules-load.d/nvidia.conf").content_string.splitlines()
     assert [line for line in lines if not line.startswith("#")] == ["nvidia", "nvidia_uvm"]
+
+
+def test_the_dcgm_exporter_runs_its_image_by_digest_where_docker_is(host, shape):
+    unit = host.file("/etc/systemd/system/dcgm-exporter.service")
+    if shape != "p5":  # the g5-like node has no docker and keeps the default (no exporter)
+        assert not unit.exists
+        return
+    text = unit.content_string
+    image = (
+        "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
+        "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    )
+    assert f"--gpus all --cap-add SYS_ADMIN --publish 9400:9400 {image}" in text
+    assert "Requires=docker.service" in text
+    assert host.service("dcgm-exporter").is_enabled
+    assert not host.service("dcgm-exporter").is_running  # no GPU in a container
