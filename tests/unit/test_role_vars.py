@@ -722,3 +722,27 @@ def test_a_gpu_image_checks_each_family_by_its_own_package_names_and_versions():
         {"package": "datacenter-gpu-manager-4-core", "version": "4.5.3-1"},  # rpm's version-release has none
         {"package": "libnccl", "version": "2.27.7-1+cuda12.9"},
     ]
+
+
+def dcgm_vars(**extra):
+    return role_vars(
+        "versions/defaults/main.yml",
+        "dcgm/defaults/main.yml",
+        "dcgm/vars/main.yml",
+        ansible_facts={"ml_node": {"source": "pci", "gpu_count": 8}},
+        **extra,
+    )
+
+
+def test_the_dcgm_exporter_image_follows_the_dcgm_version_and_is_named_by_digest():
+    digest = "sha256:" + "ab" * 32
+    exporter = {"version": "4.8.2", "repository": "nvidia/k8s/dcgm-exporter", "variant": "distroless", "digest": digest}
+    templar = dcgm_vars(versions_dcgm={"version": "4.6.0", "package_version": "1:4.6.0-1", "exporter": exporter})
+    assert (
+        render(templar, "_dcgm_exporter_image") == f"nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.2-distroless@{digest}"
+    )
+    mirrored = dcgm_vars(dcgm_exporter_registry="123456789012.dkr.ecr.us-east-1.amazonaws.com/nvcr")
+    assert render(mirrored, "_dcgm_exporter_tag") == (
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/nvcr/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
+    )
+    assert render(dcgm_vars(), "_dcgm_exporter.digest") == ""  # none recorded: the role refuses the exporter
