@@ -30,7 +30,7 @@ fi
 # What testbed-el-base provides: the Debian packages below, by their Amazon Linux 2023 names.
 provides=(bash /bin/sh coreutils glibc systemd kmod procps-ng iproute sudo ca-certificates python3
   python3-dnf dnf rpm gnupg2 gnupg2-minimal python3-dnf-plugin-versionlock dnf-plugins-core
-  curl gawk jq squashfs-tools shadow-utils libcap python3-pip python3-packaging)
+  curl gawk jq squashfs-tools shadow-utils libcap python3-pip python3-packaging make gcc gcc-c++)
 
 work=$(mktemp -d "$AWSOME_CACHE/el-image.XXXX")
 trap 'rm -rf "$work"' EXIT
@@ -63,7 +63,7 @@ cat >"$work/ctx/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY *.rpm os-release /tmp/el/
 RUN apt-get install -y -q --no-install-recommends dnf python3-dnf dnf-plugins-core rpm gnupg \\
-     curl gawk jq squashfs-tools libcap2-bin python3-venv python3-packaging >/dev/null \\
+     curl gawk jq squashfs-tools libcap2-bin python3-venv python3-packaging make g++ >/dev/null \\
  && apt-get clean \\
  && mkdir -p /etc/rpm /var/lib/rpm /etc/yum.repos.d \\
  && echo '%_dbpath /var/lib/rpm' >/etc/rpm/macros \\

@@ -111,3 +111,10 @@ def test_the_efa_installer_put_its_rpms_and_the_plugin_where_the_loader_finds_th
     loader = host.check_output("ldconfig -p")
     assert "libnccl-net-ofi.so (libc6,x86-64) => /opt/amazon/ofi-nccl/lib64/libnccl-net-ofi.so" in loader
     assert "libfabric.so.1 (libc6,x86-64) => /opt/amazon/efa/lib64/libfabric.so.1" in loader
+
+
+def test_nccl_tests_built_against_the_packages_cuda_nccl_and_the_installers_open_mpi(host):
+    build = host.file("/opt/nccl-tests/build/.standin-build").content_string
+    assert "CUDA_HOME=/usr/local/cuda\n" in build
+    assert "MPI=1\n" in build and "MPI_HOME=/opt/amazon/openmpi\n" in build
+    assert host.file("/opt/nccl-tests/build/all_reduce_perf").exists
