@@ -30,7 +30,8 @@ fi
 # What testbed-el-base provides: the Debian packages below, by their Amazon Linux 2023 names.
 provides=(bash /bin/sh coreutils glibc systemd kmod procps-ng iproute sudo ca-certificates python3
   python3-dnf dnf rpm gnupg2 gnupg2-minimal python3-dnf-plugin-versionlock dnf-plugins-core
-  curl gawk jq squashfs-tools shadow-utils libcap python3-pip python3-packaging make gcc gcc-c++)
+  curl gawk jq squashfs-tools shadow-utils libcap python3-pip python3-packaging make gcc gcc-c++
+  glibc-devel)
 
 work=$(mktemp -d "$AWSOME_CACHE/el-image.XXXX")
 trap 'rm -rf "$work"' EXIT

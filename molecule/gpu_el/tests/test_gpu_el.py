@@ -118,3 +118,7 @@ def test_nccl_tests_built_against_the_packages_cuda_nccl_and_the_installers_open
     assert "CUDA_HOME=/usr/local/cuda\n" in build
     assert "MPI=1\n" in build and "MPI_HOME=/opt/amazon/openmpi\n" in build
     assert host.file("/opt/nccl-tests/build/all_reduce_perf").exists
+
+
+def test_gdrcopy_library_is_built_and_found_by_the_loader(host):
+    assert "libgdrapi.so.2" in host.check_output("ldconfig -p")
