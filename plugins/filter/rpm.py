@@ -5,6 +5,9 @@ a version-release such as 2.27.7-1+cuda12.9, or an epoch:version-release) and op
 `install: false` for a name that is only locked (a dependency its parent requires at an exact
 version, which dnf installs by itself).
 
+rpm_packages(names, versions, install=True, files=()): those dicts, built from the role's names and one
+version for all of them (a string) or one version per name (a list), with the downloaded files in the
+names' order where there are any; every role hands dnf_locked its list through this.
 rpm_specs(rpm_lines): what dnf installs: name-version (dnf matches it with any epoch and release), or
 for a package given with a local `file` (a downloaded release) that file, unless rpm shows the package
 at its version already.
@@ -16,6 +19,23 @@ the version changes."""
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+
+
+def package_list(names, versions, install=True, files=()):
+    names = list(names)
+    versions = [versions] * len(names) if isinstance(versions, str) else list(versions)
+    files = list(files) or [None] * len(names)
+    if not len(names) == len(versions) == len(files):
+        raise ValueError(f"rpm_packages: {len(names)} names for {len(versions)} versions and {len(files)} files")
+    built = []
+    for name, version, file in zip(names, versions, files, strict=True):
+        package = {"name": name, "version": str(version)}
+        if not install:
+            package["install"] = False
+        if file:
+            package["file"] = file
+        built.append(package)
+    return built
 
 
 def specs(packages, rpm_lines=()):
@@ -59,4 +79,4 @@ def stale_locks(rpm_lines, packages):
 
 class FilterModule:
     def filters(self):
-        return {"rpm_specs": specs, "rpm_stale_locks": stale_locks}
+        return {"rpm_packages": package_list, "rpm_specs": specs, "rpm_stale_locks": stale_locks}

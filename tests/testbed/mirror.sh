@@ -121,8 +121,9 @@ run_standins() {
     # a recipe's own files (standins/<name>/) and the fixtures it packs count as the recipe
     own=()
     [ ! -d "$here/standins/$name" ] || own=("$here/standins/$name"/*)
+    # and the running kernel, which the containers share: fsx-lustre names its modules after it
     hash=$(recipe_hash "$recipe" "$here/standin-lib.sh" "$MIRROR_ROOT/testbed/keys/mirror.fpr" \
-      "${own[@]}" "$root"/tests/fixtures/*.py)
+      "${own[@]}" "$root"/tests/fixtures/*.py <(uname -r))
     stamp="$MIRROR_ROOT/testbed/stamps/$name"
     if [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
       say "stand-in $name cached"

@@ -4,6 +4,21 @@
 set -euo pipefail
 : "${MIRROR_ROOT:?run stand-in recipes through mirror.sh build}" "${GNUPGHOME:?}"
 
+# payload NAME: an empty payload directory for package NAME, under the recipe's $work
+payload() { rm -rf "${work:?}/p/$1"; mkdir -p "$work/p/$1"; echo "$work/p/$1"; }
+
+# script PATH BODY: an executable stand-in under a payload
+script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
+
+# unit PATH DESCRIPTION EXECSTART: a systemd service unit, enabled by multi-user.target
+unit() {
+  mkdir -p "$(dirname "$1")"
+  printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
+}
+
+# shared_lib PATH SONAME: an empty shared object with that soname, for the loader to find
+shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
+
 # make_deb OUTDIR NAME VERSION ARCH DEPENDS [PAYLOAD_DIR]: a package whose files are PAYLOAD_DIR's.
 # CONTROL, when set, holds more control fields (Provides, Conflicts, Replaces), one per line.
 make_deb() {

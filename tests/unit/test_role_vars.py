@@ -523,6 +523,9 @@ def test_lustre_client_repositories_and_packages(os_facts, release, source_or_ba
         ansible_facts={**os_facts, "distribution_release": release, "ml_node": {"container": False}},
     )
     assert render(templar, "_lustre_client_packages") == packages
+    # the version set's key of this family (not dict.keys, which `.keys` would name)
+    key_file = "fsx-ubuntu-public-key.asc" if family == "Debian" else "fsx-rpm-public-key.asc"
+    assert render(templar, "_lustre_client_key") == {"file": key_file, "fingerprint": ""}
     if family == "Debian":
         assert render(templar, "_lustre_client_source") == source_or_baseurl
     elif source_or_baseurl:

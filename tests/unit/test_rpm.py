@@ -1,7 +1,8 @@
-"""rpm_specs and rpm_stale_locks: what dnf_locked installs, and which locks must go before a version
+"""rpm_packages, rpm_specs and rpm_stale_locks: what dnf_locked installs, and which locks must go before a version
 changes (roles/versions/tasks/dnf_locked.yml)."""
 
-from ansible_collections.awsome.ml_cluster.plugins.filter.rpm import specs, stale_locks
+import pytest
+from ansible_collections.awsome.ml_cluster.plugins.filter.rpm import package_list, specs, stale_locks
 
 DRIVER = [
     {"name": "nvidia-driver-cuda", "version": "580.126.20"},
@@ -74,3 +75,25 @@ def test_a_globbed_version_takes_any_build_hash_of_its_release_only():
     newer = ["aws-neuronx-runtime-lib 0:2.35.1.0_9f8e7d6c5-1"]
     assert stale_locks(newer, neuron) == ["aws-neuronx-runtime-lib-0:2.35.1.0_9f8e7d6c5-1.*"]
     assert specs(neuron) == ["aws-neuronx-runtime-lib-2.34.10.0*"]
+
+
+def test_packages_take_one_version_for_all_names_or_one_per_name():
+    assert package_list(["libnccl", "libnccl-devel"], "2.27.7-1+cuda12.9") == NCCL
+    assert package_list(["cuda-toolkit-12-8", "cuda-toolkit-13-0"], ["12.8.1", "13.0.2"]) == [
+        {"name": "cuda-toolkit-12-8", "version": "12.8.1"},
+        {"name": "cuda-toolkit-13-0", "version": "13.0.2"},
+    ]
+
+
+def test_packages_only_locked_and_packages_from_files():
+    assert package_list(["nvidia-driver-cuda-libs"], "580.126.20", install=False) == DRIVER[2:]
+    assert package_list(["enroot"], "4.1.2-1.el8", files=["/var/cache/enroot-4.1.2-1.el8.x86_64.rpm"]) == [
+        {"name": "enroot", "version": "4.1.2-1.el8", "file": "/var/cache/enroot-4.1.2-1.el8.x86_64.rpm"}
+    ]
+
+
+def test_packages_refuse_versions_or_files_that_do_not_pair_with_the_names():
+    with pytest.raises(ValueError, match="2 names for 1 versions"):
+        package_list(["cuda-toolkit-12-8", "cuda-toolkit-13-0"], ["12.8.1"])
+    with pytest.raises(ValueError, match="and 2 files"):
+        package_list(["enroot"], "4.1.2-1.el8", files=["a.rpm", "b.rpm"])

@@ -122,3 +122,16 @@ def test_nccl_tests_built_against_the_packages_cuda_nccl_and_the_installers_open
 
 def test_gdrcopy_library_is_built_and_found_by_the_loader(host):
     assert "libgdrapi.so.2" in host.check_output("ldconfig -p")
+
+
+def test_lustre_client_comes_from_amazon_linux_and_the_mount_is_in_fstab(host):
+    # AL2023's own repository: no AWS FSx repository, no key of its own
+    assert "lustre-client" in installed(host)
+    assert not host.file("/etc/yum.repos.d/aws-fsx.repo").exists
+    assert host.check_output("lfs --version") == "lfs 2.15.6"
+    fstab = host.file("/etc/fstab").content_string
+    assert (
+        "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com@tcp:/abcdefgh /fsx lustre "
+        "relatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network.service 0 0"
+    ) in fstab
+    assert not host.mount_point("/fsx").exists

@@ -35,9 +35,19 @@ def test_memlock_is_unlimited_for_every_login(host):
     assert "*    soft    memlock    unlimited" in limits and "*    hard    memlock    unlimited" in limits
 
 
-def test_ptrace_is_left_to_debian(host):
-    # Debian's kernel defaults to ptrace_scope 0; only Ubuntu's restricts it
-    assert not host.file("/etc/sysctl.d/10-ptrace.conf").exists
+@pytest.fixture
+def ubuntu(host):
+    return host.system_info.distribution == "ubuntu"
+
+
+def test_ptrace_is_opened_on_ubuntu_and_left_to_debian(host, ubuntu):
+    # Debian's kernel defaults to ptrace_scope 0; Ubuntu's restricts it, and EFA's shared-memory path
+    # needs it open (applied at boot: /proc/sys is read-only in a container)
+    sysctl = host.file("/etc/sysctl.d/10-ptrace.conf")
+    if ubuntu:
+        assert "\nkernel.yama.ptrace_scope = 0\n" in sysctl.content_string
+    else:
+        assert not sysctl.exists
 
 
 def test_libfabric_is_installed_and_on_the_loader_path(host):
@@ -116,6 +126,21 @@ def test_gdrcopy_kernel_module_is_left_to_real_kernels(host):
     # no DKMS in a container: the VM tier builds and loads gdrdrv
     assert not host.file("/usr/src/gdrdrv-2.5.1").exists
     assert not host.file("/etc/modules-load.d/gdrdrv.conf").exists
+
+
+def test_lustre_client_modules_are_awss_for_the_running_kernel_on_ubuntu_only(host, ubuntu):
+    kernel = host.check_output("uname -r")
+    sources = host.file("/etc/apt/sources.list.d/fsxlustreclientrepo.list")
+    if not ubuntu:
+        assert not sources.exists
+        assert version(host, f"lustre-client-modules-{kernel}") is None
+        return
+    assert sources.content_string.split("] ", 1)[0] == "deb [signed-by=/usr/share/keyrings/fsx-ubuntu-public-key.gpg"
+    assert sources.content_string.rstrip().endswith("/fsx-lustre-client-repo.s3.amazonaws.com/ubuntu jammy main")
+    assert version(host, f"lustre-client-modules-{kernel}") == "2.15.6-1fsx1"
+    assert host.check_output("lfs --version") == "lfs 2.15.6"
+    # the meta package that follows linux-aws is not taken: it would pull modules for other kernels
+    assert version(host, "lustre-client-modules-aws") is None
 
 
 def test_lustre_mount_is_in_fstab_but_not_mounted_in_a_container(host):

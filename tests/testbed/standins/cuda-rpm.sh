@@ -23,13 +23,6 @@ cp "$MIRROR_ROOT/testbed/keys/mirror.asc" "$repo/D42D0685.pub"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-payload() { rm -rf "${work:?}/$1"; mkdir -p "$work/$1"; echo "$work/$1"; }
-script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
-unit() {
-  mkdir -p "$(dirname "$1")"
-  printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
-}
-
 driver_branch() {
   local v=$1 branch=${1%%.*} evr p flavour kmod
   evr="3:$v-1.amzn2023"

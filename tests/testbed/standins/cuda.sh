@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stand-in for NVIDIA's CUDA network repository for Debian 12 on x86_64, at its real path under the
-# mirror: developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/, with the signing key at
+# mirror: developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/ (and, the same packages,
+# at ubuntu2204/x86_64/ for the test bed's Ubuntu-shaped node), with the signing key at
 # its real file name (3bf863cc.pub, here the test bed's key) and Release labelled "NVIDIA CUDA".
 #
 # Package names, versions and dependency shapes follow the real repository (reference/nvidia.md §3,
@@ -19,17 +20,6 @@ mkdir -p "$repo"
 cp "$MIRROR_ROOT/testbed/keys/mirror.asc" "$repo/3bf863cc.pub"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-# payload NAME: an empty payload directory for package NAME
-payload() { rm -rf "${work:?}/$1"; mkdir -p "$work/$1"; echo "$work/$1"; }
-
-# script PATH BODY: an executable stand-in under a payload
-script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
-
-unit() {
-  mkdir -p "$(dirname "$1")"
-  printf '[Unit]\nDescription=%s\n\n[Service]\nExecStart=%s\n\n[Install]\nWantedBy=multi-user.target\n' "$2" "$3" >"$1"
-}
 
 # dkms_source PAYLOAD VERSION LICENSE NAME [broken]: a DKMS source tree at NVIDIA's path
 # (/usr/src/nvidia-<v>) whose two modules (nvidia, nvidia-uvm) really build for the running kernel and load; the license
@@ -224,8 +214,6 @@ dcgm() {
 }
 
 # shared_lib PATH SONAME: a real (empty) ELF library, so that ldconfig indexes it as it does NVIDIA's
-shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
-
 # NCCL: libnccl2 and libnccl-dev at <version>+cuda<X.Y> (reference/network.md section 3); -dev needs
 # exactly its libnccl2, and nccl.h carries the version macros that builds (nccl-tests) read.
 nccl() {
@@ -261,3 +249,6 @@ nccl 2.28.9-1 12.9
 nccl 2.28.9-1 13.0
 
 flat_repo "$repo" "NVIDIA" "NVIDIA CUDA"
+ubuntu=$repo/../../ubuntu2204
+mkdir -p "$ubuntu"
+ln -sfn ../debian12/x86_64 "$ubuntu/x86_64"

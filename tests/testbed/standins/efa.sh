@@ -5,7 +5,8 @@
 #   efa-installer.amazonaws.com/aws-efa-installer.key              the signing key (the mirror's)
 # Its efa_installer.sh takes the real flags (-y -n -l -k -m -d -g --mpi= -u), installs .deb packages
 # with the real names where the reference gives them (efa, efa-config, efa-profile, libfabric-aws,
-# openmpi40-aws, openmpi50-aws; libnccl-ofi and the DEBIAN12/ layout are unconfirmed) into the real
+# openmpi40-aws, openmpi50-aws; libnccl-ofi and the DEBIAN12/, UBUNTU2204/ layout are unconfirmed; the
+# Ubuntu directory holds the Debian builds, for the test bed's Ubuntu-shaped node) into the real
 # paths (/opt/amazon/efa, /opt/amazon/openmpi, /opt/amazon/openmpi5, /opt/amazon/ofi-nccl), and writes
 # the real install record (/opt/amazon/efa_installed_packages). Nothing in it talks to a device.
 #
@@ -26,9 +27,6 @@ top=$work/aws-efa-installer
 debs=$top/DEBIAN12/x86_64
 mkdir -p "$out" "$tampered" "$debs"
 
-payload() { rm -rf "${work:?}/p/$1"; mkdir -p "$work/p/$1"; echo "$work/p/$1"; }
-script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
-shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
 postinst_ldconfig() { mkdir -p "$1/DEBIAN"; printf '#!/bin/sh\nset -e\nldconfig\n' >"$1/DEBIAN/postinst"; chmod 755 "$1/DEBIAN/postinst"; }
 
 # libfabric with fi_info, which (like the real one) finds the efa provider only where an EFA device is
@@ -119,8 +117,8 @@ RPM_POST=/sbin/ldconfig make_rpm "$rpms" libnccl-ofi "$ofi-1.amzn2023" x86_64 "l
 
 cat >"$top/efa_installer.sh" <<SH
 #!/bin/bash
-# Test bed stand-in for efa_installer.sh $version: the real flags, packages from DEBIAN12/x86_64/
-# (dpkg) or ALINUX2023/x86_64/ (dnf, with what they need from the OS's repositories).
+# Test bed stand-in for efa_installer.sh $version: the real flags, packages from DEBIAN12/x86_64/ or
+# UBUNTU2204/x86_64/ (dpkg) or ALINUX2023/x86_64/ (dnf, with what they need from the OS's repositories).
 set -euo pipefail
 cd "\$(dirname "\$0")"
 INSTALLER_VERSION=$version
@@ -151,6 +149,7 @@ fi
 . /etc/os-release
 case "$ID$VERSION_ID" in
   debian12) format=deb dir=DEBIAN12/x86_64 ;;
+  ubuntu22.04) format=deb dir=UBUNTU2204/x86_64 ;;
   amzn2023) format=rpm dir=ALINUX2023/x86_64 ;;
   *) echo "Error: $PRETTY_NAME is not supported by this stand-in" >&2; exit 1 ;;
 esac
@@ -203,6 +202,8 @@ echo "EFA installation complete."
 SH
 chmod 755 "$top/efa_installer.sh"
 
+mkdir -p "$top/UBUNTU2204"
+cp -a "$debs" "$top/UBUNTU2204/"
 tarball=aws-efa-installer-$version.tar.gz
 tar -C "$work" --owner=0 --group=0 -czf "$out/$tarball" aws-efa-installer
 gpg --batch --yes --detach-sign -o "$out/$tarball.sig" "$out/$tarball"

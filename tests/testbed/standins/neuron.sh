@@ -30,10 +30,6 @@ rm -rf "$apt" "$pip"
 mkdir -p "$apt/pool/main" "$pip"
 gpg --batch --export --armor >"$apt/GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB"
 
-payload() { rm -rf "${work:?}/p/$1"; mkdir -p "$work/p/$1"; echo "$work/p/$1"; }
-script() { mkdir -p "$(dirname "$1")"; printf '#!/bin/sh\n# test bed stand-in\n%s\n' "$2" >"$1"; chmod 755 "$1"; }
-shared_lib() { mkdir -p "$(dirname "$1")"; gcc -shared -fPIC -nostdlib -Wl,-soname,"$2" -o "$1" -x c /dev/null; }
-
 # The driver: a DKMS source tree that builds a real (empty) module for the node's kernel
 p=$(payload dkms)
 src=$p/usr/src/aws-neuronx-$dkms
