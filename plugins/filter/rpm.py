@@ -11,9 +11,11 @@ names' order where there are any; every role hands dnf_locked its list through t
 rpm_specs(rpm_lines): what dnf installs: name-version (dnf matches it with any epoch and release), or
 for a package given with a local `file` (a downloaded release) that file, unless rpm shows the package
 at its version already.
-rpm_stale_locks(packages): from the lines of `rpm -q --queryformat '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n'`,
+rpm_stale_locks(packages, replaced=()): from the lines of
+`rpm -q --queryformat '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n'`,
 the versionlock entries (name-epoch:version-release.*, as the plugin writes them) of the packages
-installed at another version than the wanted one: a lock pins what is installed, so it must go before
+installed at another version than the wanted one, and of the installed packages the set replaces (the
+other kernel-module flavour, which dnf erases): a lock pins what is installed, so it must go before
 the version changes."""
 
 from __future__ import annotations
@@ -68,12 +70,12 @@ def _matches(evr, wanted):
     return any(fnmatchcase(form, wanted) for form in forms)
 
 
-def stale_locks(rpm_lines, packages):
+def stale_locks(rpm_lines, packages, replaced=()):
     wanted = {p["name"]: str(p["version"]) for p in packages}
     return [
         f"{name}-{evr}.*"
         for name, evr in _installed(rpm_lines).items()
-        if name in wanted and not _matches(evr, wanted[name])
+        if name in replaced or (name in wanted and not _matches(evr, wanted[name]))
     ]
 
 

@@ -207,6 +207,13 @@ def test_driver_rpms_for_dnf_locked_lock_the_exact_dependencies_without_installi
     assert len(rpms) == 7
 
 
+@pytest.mark.parametrize(
+    ("flavour", "replaced"), [("open", ["kmod-nvidia-latest-dkms"]), ("proprietary", ["kmod-nvidia-open-dkms"])]
+)
+def test_driver_rpms_replace_the_other_flavours_kernel_modules(flavour, replaced):
+    assert render(driver_vars("580.126.20", flavour, family="RedHat"), "_nvidia_driver_rpm_replaced") == replaced
+
+
 def test_no_fabric_manager_without_nvswitches():
     templar = driver_vars("580.126.20", nvswitch=False)
     assert templar.template(trust_as_template("{{ _nvidia_driver_packages }}")) == ["nvidia-open"]

@@ -97,3 +97,16 @@ def test_packages_refuse_versions_or_files_that_do_not_pair_with_the_names():
         package_list(["cuda-toolkit-12-8", "cuda-toolkit-13-0"], ["12.8.1"])
     with pytest.raises(ValueError, match="and 2 files"):
         package_list(["enroot"], "4.1.2-1.el8", files=["a.rpm", "b.rpm"])
+
+
+def test_the_locks_of_a_replaced_package_go_whatever_its_version():
+    lines = ["kmod-nvidia-latest-dkms 3:590.48.01-1.amzn2023", "nvidia-driver-cuda 3:590.48.01-1.amzn2023"]
+    open_flavour = [{"name": "kmod-nvidia-open-dkms", "version": "580.126.20"}, *DRIVER]
+    assert stale_locks(lines, open_flavour, ["kmod-nvidia-latest-dkms"]) == [
+        "kmod-nvidia-latest-dkms-3:590.48.01-1.amzn2023.*",
+        "nvidia-driver-cuda-3:590.48.01-1.amzn2023.*",
+    ]
+    assert (
+        stale_locks(["package kmod-nvidia-latest-dkms is not installed"], open_flavour, ["kmod-nvidia-latest-dkms"])
+        == []
+    )

@@ -1,7 +1,7 @@
 """Verify the GPU stack's real effects on the RedHat-family p5-like node (testinfra, via molecule).
 
-prepare.yml left the node with driver 590.48.01, locked; the converge moved it to the version set's
-580.126.20 through those locks."""
+prepare.yml left the node with driver 590.48.01 and its proprietary kernel modules, locked; the converge
+moved it to the version set's 580.126.20 with the open modules through those locks."""
 
 DRIVER = "580.126.20"
 DRIVER_RPMS = [
@@ -61,7 +61,7 @@ def test_repository_checks_signatures_with_the_pinned_key_only(host):
 def test_every_package_is_exactly_the_pinned_version_although_newer_ones_exist(host):
     have = installed(host)
     assert {name: have.get(name) for name in PINNED} == PINNED
-    assert "kmod-nvidia-latest-dkms" not in have  # the open flavour on an H100
+    assert "kmod-nvidia-latest-dkms" not in have  # the open flavour on an H100: prepare's proprietary one erased
     assert "datacenter-gpu-manager-4-cuda12" not in have
     assert not [name for name in have if name.startswith("cuda-compat")]  # kept off hosts
 

@@ -1,4 +1,4 @@
-"""Verify the Neuron stack's real effects (testinfra, via molecule) on a trn1-like container: AWS's
+"""Verify the Neuron stack's real effects (testinfra, via molecule) on the Debian trn1-like node: AWS's
 packages at the declared versions from the signed repository, held; the driver registered with DKMS but
 built for no kernel (a container has none of its own) and not loaded; the tools on PATH; the compiler
 and the PyTorch plugin in the virtualenv at exactly the locked versions."""
@@ -13,6 +13,12 @@ DECLARED = {
     "aws-neuronx-oci-hook": "2.18.25.0",
 }
 VENV = "/opt/aws_neuronx_venv_pytorch"
+
+
+@pytest.fixture(autouse=True)
+def _debian_node_only(host):
+    if host.system_info.distribution != "debian":
+        pytest.skip("the Debian node's checks (test_neuron_el.py checks the RedHat-family node)")
 
 
 @pytest.mark.parametrize(("package", "declared"), DECLARED.items())

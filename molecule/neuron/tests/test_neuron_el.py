@@ -2,6 +2,8 @@
 at the declared releases (whatever build hash follows) from the signed yum repository, locked although
 a newer runtime is offered; the tools on PATH; the locked Python stack in the virtualenv."""
 
+import pytest
+
 DECLARED = {
     "aws-neuronx-dkms": "2.30.2.0-dkms",
     "aws-neuronx-runtime-lib": "2.34.10.0_3dcef56f0-1",
@@ -10,6 +12,12 @@ DECLARED = {
     "aws-neuronx-oci-hook": "2.18.25.0_a4d7e2b90-1",
 }
 VENV = "/opt/aws_neuronx_venv_pytorch"
+
+
+@pytest.fixture(autouse=True)
+def _redhat_node_only(host):
+    if host.system_info.distribution != "amzn":
+        pytest.skip("the RedHat-family node's checks (test_neuron.py checks the Debian node)")
 
 
 def test_each_package_is_at_the_declared_release_and_locked(host):
