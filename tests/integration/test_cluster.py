@@ -19,6 +19,9 @@ INVENTORY = ["-i", str(ROOT / "inventories" / "local")]
 STANDIN = ROOT / "tests" / "testbed" / "standins" / "nccl-tests" / "perf.py"
 COMPUTE = ("ml-c1", "ml-c2")
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "versions" / "defaults" / "main.yml").read_text())
+DEFAULTS_PYTORCH_VENV = yaml.safe_load((ROOT / "roles" / "pytorch" / "defaults" / "main.yml").read_text())[
+    "pytorch_venv"
+]
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +238,30 @@ def test_pyxis_is_built_against_slurm_and_loaded_by_srun_and_slurmd(demo):
     assert "--container-image" in run(["docker", "exec", "ml-head", "srun", "--help"]).stdout
     job = run(["docker", "exec", "ml-head", "srun", "-N2", "--container-image=ubuntu", "hostname"])
     assert sorted(job.stdout.split()) == ["ml-c1", "ml-c2"]
+
+
+@pytest.mark.integration
+def test_fsdp_runs_with_the_pyxis_batch_script(demo):
+    # fsdp-container.sbatch through real Slurm and the stand-in Pyxis, which takes Pyxis's options and
+    # checks the mounts as Pyxis does, but starts no container: the image's torchrun is the nodes' own
+    image = "nvcr.io#nvidia/pytorch:25.01-py3"
+    venv = DEFAULTS_PYTORCH_VENV
+    settings = {
+        "benchmark_fsdp_container_image": image,
+        "benchmark_fsdp_steps": 4,
+        "benchmark_fsdp_warmup_steps": 2,
+        "benchmark_env": {"PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin"},
+    }
+    before = set(demo["reports"].glob("fsdp-*/fsdp.json"))
+    result = playbook(demo, "benchmark_fsdp.yml", "-e", json.dumps(settings))
+    assert result.returncode == 0, result.stdout[-3000:]
+    (path,) = set(demo["reports"].glob("fsdp-*/fsdp.json")) - before
+    report = json.loads(path.read_text())
+    assert report["passed"], report["checks"]
+    assert report["result"]["nodes"] == ["ml-c1", "ml-c2"] and report["result"]["timed_steps"] == [3, 4]
+    for node in COMPUTE:
+        log = run(["docker", "exec", node, "grep", "pyxis stand-in", "/var/log/slurm/slurmd.log"]).stdout
+        assert f"would start {image} (runtime_path=/run/pyxis, mounts=/fsx:/fsx," in log
 
 
 @pytest.mark.integration
