@@ -13,6 +13,9 @@
 # dnf.conf is Amazon Linux 2023's; Debian's dnf-plugins-core `local` plugin (a repository of every
 # installed package, not on Amazon Linux) is switched off; /usr/lib64, where RPMs put libraries and
 # which the RedHat family's loader searches by default, is added to the loader's path.
+# The common role's base packages are Debian's, under their Amazon Linux names; chrony keeps Amazon
+# Linux's layout: /etc/chrony.conf and the unit chronyd.service (Debian's chrony.service, its own
+# config and alias removed).
 # Rebuilt only when this recipe or the base image changes. Prints the image's tag.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +34,7 @@ fi
 provides=(bash /bin/sh coreutils glibc systemd kmod procps-ng iproute sudo ca-certificates python3
   python3-dnf dnf rpm gnupg2 gnupg2-minimal python3-dnf-plugin-versionlock dnf-plugins-core
   curl gawk jq squashfs-tools shadow-utils libcap python3-pip python3-packaging make gcc gcc-c++
-  glibc-devel)
+  glibc-devel numactl hwloc openssh-server pciutils ethtool rsync lsof strace tmux nvme-cli chrony)
 
 work=$(mktemp -d "$AWSOME_CACHE/el-image.XXXX")
 trap 'rm -rf "$work"' EXIT
@@ -60,12 +63,43 @@ HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
 SUPPORT_END="2029-06-30"
 OSRELEASE
 
+# A chrony configuration like Amazon Linux 2023's (Amazon Time Sync first; the exact lines unconfirmed), its unit name
+cat >"$work/ctx/chrony.conf" <<'CHRONY'
+server 169.254.169.123 prefer iburst minpoll 4 maxpoll 4
+pool 2.amazon.pool.ntp.org iburst
+sourcedir /run/chrony-dhcp
+driftfile /var/lib/chrony/drift
+makestep 1.0 3
+rtcsync
+keyfile /etc/chrony.keys
+leapsectz right/UTC
+logdir /var/log/chrony
+CHRONY
+cat >"$work/ctx/chronyd.service" <<'UNIT'
+[Unit]
+Description=NTP client/server
+After=network.target
+ConditionCapability=CAP_SYS_TIME
+
+[Service]
+Type=forking
+PIDFile=/run/chrony/chronyd.pid
+ExecStart=/usr/sbin/chronyd -f /etc/chrony.conf
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 cat >"$work/ctx/Dockerfile" <<DOCKERFILE
 FROM $base
-COPY *.rpm os-release /tmp/el/
+COPY *.rpm os-release chrony.conf chronyd.service /tmp/el/
 RUN apt-get install -y -q --no-install-recommends dnf python3-dnf dnf-plugins-core rpm gnupg \\
-     curl gawk jq squashfs-tools libcap2-bin python3-venv python3-packaging make g++ >/dev/null \\
+     curl gawk jq squashfs-tools libcap2-bin python3-venv python3-packaging make g++ \\
+     numactl hwloc-nox openssh-server pciutils ethtool rsync lsof strace tmux nvme-cli chrony >/dev/null \\
  && apt-get clean \\
+ && rm -rf /etc/chrony /lib/systemd/system/chrony.service /etc/systemd/system/chronyd.service \\
+      /etc/systemd/system/multi-user.target.wants/chrony.service \\
+ && cp /tmp/el/chrony.conf /etc/chrony.conf && cp /tmp/el/chronyd.service /lib/systemd/system/chronyd.service \\
  && mkdir -p /etc/rpm /var/lib/rpm /etc/yum.repos.d \\
  && echo '%_dbpath /var/lib/rpm' >/etc/rpm/macros \\
  && rpm -i --nodeps /tmp/el/*.rpm \\

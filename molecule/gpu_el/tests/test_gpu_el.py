@@ -135,3 +135,16 @@ def test_lustre_client_comes_from_amazon_linux_and_the_mount_is_in_fstab(host):
         "relatime,flock,_netdev,x-systemd.automount,x-systemd.requires=network.service 0 0"
     ) in fstab
     assert not host.mount_point("/fsx").exists
+
+
+def test_the_node_basics_on_the_redhat_family(host):
+    # the common role's RedHat path: dnf's names, Amazon Linux's chrony layout, the same limits
+    assert "net.ipv4.tcp_congestion_control = bbr" in host.file("/etc/sysctl.d/90-ml-cluster.conf").content_string
+    limits = host.file("/etc/security/limits.d/90-ml-cluster.conf").content_string.splitlines()
+    assert ["*", "hard", "memlock", "unlimited"] in [line.split() for line in limits]
+    for name in ("numactl", "hwloc", "pciutils", "ethtool", "nvme-cli", "chrony"):
+        assert host.run(f"rpm -q --whatprovides {name}").rc == 0, name
+    assert "server 169.254.169.123 prefer iburst" in host.file("/etc/chrony.d/ml-cluster.sources").content_string
+    assert "sourcedir /etc/chrony.d" in host.file("/etc/chrony.conf").content_string.splitlines()
+    assert host.service("chronyd").is_enabled
+    assert host.check_output("systemctl show -p DefaultLimitNOFILE") == "DefaultLimitNOFILE=1048576"
