@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export AWSOME_CACHE ?= /var/cache/awsome-ml-cluster
 
-.PHONY: demo test bootstrap lint clean image-docker image-qemu
+.PHONY: demo test bootstrap lint clean image-docker image-qemu instance-types instance-types-offline
 
 AWS_REGION ?= us-east-1
 ARCH ?= x86_64
@@ -29,6 +29,16 @@ bootstrap:
 
 lint:
 	.venv/bin/pytest -q tests/test_lint.py
+
+## make instance-types [REGIONS=us-east-1,us-west-2]: refresh plugins/module_utils/instance_types.py from
+## EC2's DescribeInstanceTypes with your AWS credentials (docs/hardware.md); nothing is written on error.
+REGIONS ?= $(AWS_REGION)
+instance-types:
+	.venv/bin/python tools/instance_types.py --regions $(REGIONS)
+
+## make instance-types-offline: the same from moto's recorded snapshot of EC2's data.
+instance-types-offline:
+	.venv/bin/python tools/instance_types.py --offline
 
 ## make clean: remove the local cluster and stop serving the mirror (caches stay).
 clean:

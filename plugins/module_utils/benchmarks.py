@@ -26,10 +26,10 @@ def size_label(size):
 
 
 def expected_figure(table, instance_type, nodes, collective):
-    """The table's entry for this instance type, node count and collective (the last one listed wins,
-    so entries a user adds after the collection's override them)."""
+    """The entry for this instance type, node count and collective: the collection's own figures
+    (hardware.BUSBW) and then table's, the last one listed winning, so a user's entries override."""
     found = None
-    for entry in table or []:
+    for entry in [*hardware.BUSBW, *(table or [])]:
         if (
             entry.get("instance_type") == instance_type
             and int(entry.get("nodes", 0)) == int(nodes or 0)
@@ -123,7 +123,19 @@ def nccl_checks(run, judging=None):
     }
 
 
-def fsdp_checks(result, *, peak_tflops=None, min_mfu=None, max_initial_loss_gap=1.0):
+def peak_for(result, instance_type=None, peak_tflops=None):
+    """The MFU denominator per accelerator: the one asked for, the run's own, the instance type's GPU
+    model's (hardware.GPU_MODELS), else the one the device's name implies."""
+    record = hardware.expected(instance_type) or {}
+    return (
+        peak_tflops
+        or result.get("peak_tflops")
+        or record.get("peak_dense_tflops")
+        or hardware.peak_dense_tflops(result.get("device_name"))
+    )
+
+
+def fsdp_checks(result, *, peak_tflops=None, min_mfu=None, max_initial_loss_gap=1.0, instance_type=None):
     """Checks of one FSDP run's result (files/test_cases/fsdp/train.py)."""
     losses = result.get("losses") or []
     vocab = result["model"]["vocab"]
@@ -131,7 +143,7 @@ def fsdp_checks(result, *, peak_tflops=None, min_mfu=None, max_initial_loss_gap=
     ranks = result.get("ranks") or []
     digests = [r["digest"] for r in ranks]
     lengths = sorted({r["shape"][1] for r in ranks})
-    peak = peak_tflops or result.get("peak_tflops") or hardware.peak_dense_tflops(result.get("device_name"))
+    peak = peak_for(result, instance_type, peak_tflops)
     mfu = result["tflops_per_accelerator"] / peak if peak else None
     timed = result["steps"] - result["warmup_steps"]
     first, last = result["timed_steps"]

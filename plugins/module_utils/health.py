@@ -5,55 +5,95 @@ check as in benchmarks.check: pass, fail, or not judged where nothing applies or
 
 from __future__ import annotations
 
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import hardware
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import compat
 from ansible_collections.awsome.ml_cluster.plugins.module_utils.benchmarks import check
 
 
-def parse_nvidia_smi(text):
-    """Rows of `nvidia-smi --query-gpu=index,name,driver_version,pci.bus_id --format=csv,noheader`."""
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.split(",")]
-        if len(cells) >= 4 and cells[0].isdigit():
-            rows.append({"index": int(cells[0]), "name": cells[1], "driver_version": cells[2], "bus_id": cells[3]})
-    return rows
+def _record(node):
+    """The instance type's expectations (hardware.expected(), as node_facts put them), or None."""
+    return (node.get("expected") or {}).get("record")
 
 
-def _shape(node):
-    return hardware.INSTANCE_FAMILIES.get(node.get("instance_family") or "")
+def _not_judged_because(node):
+    instance = node.get("instance_type")
+    if not instance:
+        return "no instance type known (none given, no instance metadata, none in the inventory)"
+    return f"{instance} is not in the instance type table (plugins/module_utils/instance_types.py)"
+
+
+def _gpu_expectation(node):
+    """(GPUs the bus should show, None) or (None, why it is not judged)."""
+    record = _record(node)
+    if record is None:
+        return None, _not_judged_because(node)
+    instance = record["instance_type"]
+    if record["gpu_count"] and record["gpu_manufacturer"] != "NVIDIA":
+        return None, f"{instance} has {record['gpu_manufacturer']} GPUs; the collection judges NVIDIA's"
+    if record["gpu_fractional"]:
+        return None, f"{instance} has {record['gpu_partition']:g} of a {record['gpu_model']} (a vGPU slice)"
+    return record["gpu_count"], None
+
+
+def gpu_model_check(node, record):
+    want = record["gpu_model"]
+    known = sorted({g["model"] for g in node.get("gpus", [])})
+    unknown = node.get("unknown_nvidia_devices", [])
+    if unknown and not known:
+        return check(
+            "GPU model", None, f"PCI device {', '.join(unknown)} is not in the collection's table; EC2 says {want}"
+        )
+    return check(
+        "GPU model",
+        known == [want] and not unknown,
+        f"{', '.join(known + unknown) or 'none'} on the PCI bus, {record['instance_type']} has {want}",
+    )
 
 
 def gpu_checks(node, observed, declared):
-    shape, pci = _shape(node), node.get("pci", {})
-    found = pci.get("gpus", 0)
-    instance = node.get("instance_type") or "unknown instance type"
-    if shape:
-        want = shape["gpu_count"]
-        yield check("GPU count", found == want, f"{found} on the PCI bus, {instance} has {want}")
-        if want:
-            models = sorted({g["model"] for g in node.get("gpus", [])})
-            yield check(
-                "GPU model", models == [shape["gpu_model"]], f"{models or 'none'}, expected {shape['gpu_model']}"
-            )
+    found = node.get("pci", {}).get("gpus", 0)
+    want, why = _gpu_expectation(node)
+    if want is None:
+        yield check("GPU count", None, f"{found} on the PCI bus; {why}")
     else:
-        yield check("GPU count", None, f"{found} on the PCI bus; {instance}: nothing to compare with")
+        yield check("GPU count", found == want, f"{found} on the PCI bus, {_record(node)['instance_type']} has {want}")
+        if want:
+            yield gpu_model_check(node, _record(node))
     if not found:
         yield check("NVIDIA driver", None, "no NVIDIA GPU on this node")
         return
+    yield driver_check(observed, declared, found)
+    yield cuda_check(observed, declared)
+
+
+def driver_check(observed, declared, found):
     rows = observed.get("nvidia_smi")
-    want_driver = (declared.get("nvidia_driver") or {}).get("version")
+    want = (declared.get("nvidia_driver") or {}).get("version")
     if rows is None:
-        yield check(
+        return check(
             "NVIDIA driver", False, f"nvidia-smi did not answer: {observed.get('nvidia_smi_error', 'not found')}"
         )
-        return
     drivers = sorted({r["driver_version"] for r in rows})
-    ok = len(rows) == found and (want_driver is None or drivers == [want_driver])
-    yield check(
-        "NVIDIA driver",
-        ok,
-        f"nvidia-smi lists {len(rows)} of {found} GPUs, driver {drivers}"
-        f"{', declared ' + want_driver if want_driver else ''}",
+    ok = len(rows) == found and (want is None or drivers == [want])
+    detail = f"nvidia-smi lists {len(rows)} of {found} GPUs, driver {drivers}{', declared ' + want if want else ''}"
+    return check("NVIDIA driver", ok, detail)
+
+
+def cuda_check(observed, declared):
+    """The newest CUDA the driver supports (nvidia-smi's banner) must cover every installed toolkit."""
+    header = observed.get("nvidia_smi_header")
+    if header is None:
+        return check("CUDA driver support", False, f"nvidia-smi's banner: {observed.get('nvidia_smi_header_error')}")
+    toolkits = [compat.major_minor(t["version"]) for t in declared.get("cuda_toolkits") or []]
+    newest = max(toolkits, key=compat.parse, default=None)
+    have = header["cuda_version"]
+    if not have or not newest:
+        return check(
+            "CUDA driver support", None, f"driver CUDA {have or 'N/A'}, toolkits {toolkits or 'none declared'}"
+        )
+    return check(
+        "CUDA driver support",
+        compat.parse(have) >= compat.parse(newest),
+        f"driver {header['driver_version']} supports CUDA {have}; the newest toolkit is {newest}",
     )
 
 
@@ -64,43 +104,85 @@ def fabric_checks(node, observed):
     return [check("fabric manager", state == "active", f"nvidia-fabricmanager is {state}")]
 
 
-def network_checks(node, observed):
-    shape, pci = _shape(node), node.get("pci", {})
-    efa = pci.get("efa", 0)
-    want = shape["efa_count"] if shape else None
-    if want:
-        yield check("EFA devices", efa == want, f"{efa} on the PCI bus, {node.get('instance_type')} has {want}")
+def efa_count_check(node):
+    efa = node.get("pci", {}).get("efa", 0)
+    expected = node.get("expected") or {}
+    want, rule = expected.get("efa_count"), expected.get("efa_rule", "no instance type known")
+    if want is None:
+        why = _not_judged_because(node) if rule == "no instance type known" else rule
+        return check("EFA devices", None, f"{efa} on the PCI bus; {why}")
+    return check("EFA devices", efa == want, f"{efa} on the PCI bus, {want} expected ({rule})")
+
+
+def fi_info_checks(node, observed):
+    efa = node.get("pci", {}).get("efa", 0)
+    rc = observed.get("fi_info_rc")
+    if rc != 0:
+        detail = "not installed" if rc is None else observed.get("fi_info_error", f"exit {rc}")
+        yield check("libfabric EFA provider", False, f"fi_info -p efa: {detail}")
+        return
+    yield check("libfabric EFA provider", True, "fi_info -p efa lists the provider")
+    domains = observed.get("fi_info_domains")
+    if domains is None:
+        yield check("libfabric EFA devices", False, f"could not read fi_info: {observed.get('fi_info_read_error')}")
     else:
-        yield check("EFA devices", None, f"{efa} on the PCI bus; none expected or nothing to compare with")
-    if efa:
-        rc = observed.get("fi_info_rc")
         yield check(
-            "libfabric EFA provider",
-            rc == 0,
-            "fi_info -p efa lists the provider"
-            if rc == 0
-            else f"fi_info -p efa: {observed.get('fi_info_error', 'not found')}",
+            "libfabric EFA devices",
+            len(domains) == efa,
+            f"{len(domains)} RDM domains, {efa} EFA devices on the PCI bus",
         )
-    if efa and pci.get("gpus"):
+
+
+def network_checks(node, observed):
+    pci = node.get("pci", {})
+    yield efa_count_check(node)
+    if pci.get("efa", 0):
+        yield from fi_info_checks(node, observed)
+    if pci.get("efa", 0) and pci.get("gpus"):
         plugin = observed.get("nccl_net_plugin")
         yield check(
             "NCCL net plugin", bool(plugin), plugin or "no libnccl-net*.so on the loader path or in the plugin prefixes"
         )
 
 
-def neuron_checks(node, observed):
-    shape, pci = _shape(node), node.get("pci", {})
-    want = bool(shape and shape.get("neuron_model")) or pci.get("neuron", 0) > 0
-    if not want:
-        return [check("Neuron devices", None, "no Neuron device expected or found")]
+def neuron_count_check(node, observed):
+    record, pci = _record(node), node.get("pci", {}).get("neuron", 0)
     devices = observed.get("neuron_devices", 0)
-    return [
-        check(
-            "Neuron devices",
-            pci.get("neuron", 0) > 0 and devices == pci.get("neuron", 0),
-            f"{pci.get('neuron', 0)} on the PCI bus, {devices} /dev/neuron* nodes",
-        )
-    ]
+    if record is None:
+        if not pci:
+            return check("Neuron devices", None, f"none on the PCI bus; {_not_judged_because(node)}")
+        return check("Neuron devices", devices == pci, f"{pci} on the PCI bus, {devices} /dev/neuron* nodes")
+    want = record["neuron_device_count"]
+    return check(
+        "Neuron devices",
+        pci == want and devices == pci,
+        f"{pci} on the PCI bus, {devices} /dev/neuron* nodes, {record['instance_type']} has {want}",
+    )
+
+
+def neuron_ls_check(node, observed):
+    """neuron-ls must list every device the bus shows, each with the cores EC2 says it has (or that
+    number grouped by the logical NeuronCore config, 2 on Trainium2 by default)."""
+    reading, pci, record = observed.get("neuron_ls"), node.get("pci", {}).get("neuron", 0), _record(node)
+    if reading is None:
+        return check("neuron-ls", False, f"could not read neuron-ls: {observed.get('neuron_ls_error', 'not run')}")
+    cores = reading["cores_per_device"]
+    physical = record["neuron_cores_per_device"] if record else None
+    allowed = {physical, physical // 2} if physical and record["neuron_core_version"] == 3 else {physical}
+    cores_ok = physical is None or (len(cores) == 1 and cores[0] in allowed)
+    return check(
+        "neuron-ls",
+        reading["devices"] == pci and cores_ok,
+        f"{reading['devices']} devices of {cores} NeuronCores, {pci} on the PCI bus"
+        + (f", EC2 says {physical} cores each" if physical else ""),
+    )
+
+
+def neuron_checks(node, observed):
+    checks = [neuron_count_check(node, observed)]
+    if node.get("pci", {}).get("neuron", 0):
+        checks.append(neuron_ls_check(node, observed))
+    return checks
 
 
 def _manifest_version(value):

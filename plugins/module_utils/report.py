@@ -45,7 +45,12 @@ def build_nccl(outputs, *, title, judging=None, versions=None):
 def build_fsdp(result, *, title, judging=None, versions=None):
     """judging: {peak_tflops, min_mfu, instance_type}, each optional."""
     judging = judging or {}
-    verdict = benchmarks.fsdp_checks(result, peak_tflops=judging.get("peak_tflops"), min_mfu=judging.get("min_mfu"))
+    verdict = benchmarks.fsdp_checks(
+        result,
+        peak_tflops=judging.get("peak_tflops"),
+        min_mfu=judging.get("min_mfu"),
+        instance_type=judging.get("instance_type"),
+    )
     return _report(
         "fsdp",
         title,

@@ -51,7 +51,9 @@ options:
     type: int
     default: 1
   expected:
-    description: The expected-figure table, entries C({instance_type, nodes, collective, message_size, busbw, source}).
+    description:
+      - More expected figures, after (and overriding) the collection's own (BUSBW in module_utils/hardware.py),
+        entries C({instance_type, nodes, collective, message_size, busbw, source}).
     type: list
     elements: dict
     default: []

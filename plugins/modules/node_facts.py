@@ -12,7 +12,13 @@ description:
   - Asks the instance metadata service (IMDSv2, a token first, short timeouts) for the instance type;
     a host without IMDS (a laptop, a container, CI) simply has none.
   - Where the PCI bus cannot tell (gen-4 NVSwitches behind bridges, IMEX, an image built on a CPU
-    instance for a GPU instance type), the instance family table fills in.
+    instance for a GPU instance type), the instance type's record fills in (hardware.expected(), which
+    joins EC2's DescribeInstanceTypes data with the collection's per-model table).
+  - The instance type comes from I(instance_type) where given (an image build's target), else from
+    the instance metadata, else from I(fallback_instance_type) (the inventory).
+  - The expected EFA count is I(expected_efa_count) where set, else the number of EFA interfaces the
+    instance metadata lists as attached, else the instance type's maximum; C(expected.efa_rule) says
+    which rule gave it.
   - Sets C(ansible_facts.ml_node).
 version_added: 0.1.0
 author: awsome.ml_cluster maintainers
@@ -41,6 +47,16 @@ options:
     description: The root of the filesystem where container markers are looked for.
     type: path
     default: /
+  fallback_instance_type:
+    description:
+      - The instance type to assume where I(instance_type) is not given and the instance metadata does
+        not answer (set per node group in the inventory).
+    type: str
+  expected_efa_count:
+    description:
+      - How many EFA devices the node should show, for clusters that attach fewer than the instance
+        type takes on purpose; overrides the attached count and the type's maximum.
+    type: int
 """
 
 EXAMPLES = r"""
@@ -54,11 +70,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: C(ml_node) with gpus, gpu_count, gpu_model, gpu_architecture, nvswitch_count, nvswitch,
-    nvlink_subnet_manager, imex, efa_count, neuron_count, neuron_model, instance_type, instance_family,
-    source (pci, instance_type or none), unknown_nvidia_devices, pci (the counts of GPUs, NVSwitches,
-    EFA and Neuron devices the bus itself shows), and container (true inside a container, where no
-    kernel module can be loaded).
+  description: C(ml_node) with gpus, gpu_count, gpu_model (EC2's name, e.g. H100), gpu_architecture,
+    gpu_module_flavour (the kernel-module flavour that auto picks, open or proprietary),
+    nvswitch_count, nvswitch, nvlink_subnet_manager, imex, efa_count, neuron_count, neuron_model,
+    instance_type, instance_type_source (given, instance metadata or inventory), instance_family,
+    source (pci, instance_type or none), unknown_nvidia_devices and unknown_amazon_devices (device ids
+    the collection does not know), pci (the counts of GPUs, NVSwitches, EFA and Neuron devices the bus
+    itself shows), expected (the instance type's record or none, the expected EFA count and the rule
+    that chose it), and container (true inside a container, where no kernel module can be loaded).
   returned: always
   type: dict
 """
@@ -90,8 +109,31 @@ def pci_devices(sysfs_root):
     return devices
 
 
+def _nvidia(found, address, device, klass):
+    if device in hardware.GPUS:
+        model, name, arch = hardware.GPUS[device]
+        found["gpus"].append(
+            {"address": address, "device_id": device, "model": model, "pci_name": name, "architecture": arch}
+        )
+    elif device in hardware.NVSWITCHES:
+        found["nvswitch_count"] += 1
+    elif klass in (*hardware.GPU_CLASSES, hardware.NVSWITCH_CLASS):
+        found["unknown_nvidia_devices"].append(device)
+        found["unknown_gpu_count"] += klass in hardware.GPU_CLASSES
+
+
+def _amazon(found, device):
+    if device in hardware.EFA_DEVICES:
+        found["efa_count"] += 1
+    elif device in hardware.NEURON_DEVICES:
+        found["neuron_count"] += 1
+        found["neuron_model"] = hardware.NEURON_DEVICES[device]
+    elif device not in hardware.OTHER_AMAZON_DEVICES:
+        found["unknown_amazon_devices"].append(device)
+
+
 def scan(devices):
-    """Counts what the PCI bus shows."""
+    """Counts what the PCI bus shows; devices the collection does not know are listed by id."""
     found = {
         "gpus": [],
         "nvswitch_count": 0,
@@ -99,20 +141,14 @@ def scan(devices):
         "neuron_count": 0,
         "neuron_model": None,
         "unknown_nvidia_devices": [],
+        "unknown_gpu_count": 0,
+        "unknown_amazon_devices": [],
     }
     for address, vendor, device, klass in devices:
-        if vendor == hardware.NVIDIA and device in hardware.GPUS:
-            model, arch = hardware.GPUS[device]
-            found["gpus"].append({"address": address, "device_id": device, "model": model, "architecture": arch})
-        elif vendor == hardware.NVIDIA and device in hardware.NVSWITCHES:
-            found["nvswitch_count"] += 1
-        elif vendor == hardware.NVIDIA and klass in (*hardware.GPU_CLASSES, hardware.NVSWITCH_CLASS):
-            found["unknown_nvidia_devices"].append(device)
-        elif vendor == hardware.AMAZON and device in hardware.EFA_DEVICES:
-            found["efa_count"] += 1
-        elif vendor == hardware.AMAZON and device in hardware.NEURON_DEVICES:
-            found["neuron_count"] += 1
-            found["neuron_model"] = hardware.NEURON_DEVICES[device]
+        if vendor == hardware.NVIDIA:
+            _nvidia(found, address, device, klass)
+        elif vendor == hardware.AMAZON:
+            _amazon(found, device)
     return found
 
 
@@ -124,64 +160,102 @@ def in_container(root):
     return any(os.path.exists(os.path.join(root, marker)) for marker in CONTAINER_MARKERS)
 
 
+class Imds:
+    """IMDSv2: a token first, then GETs that carry it; every answer None where there is no IMDS."""
+
+    def __init__(self, base_url, timeout):
+        self.base_url, self.timeout, self.token = base_url, timeout, None
+        try:
+            self.token = self._open("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        except Exception:  # no IMDS (refused, timeout, 404) is a normal answer here
+            self.token = None
+
+    def _open(self, method, path, headers):
+        reply = open_url(self.base_url + path, method=method, timeout=self.timeout, use_proxy=False, headers=headers)
+        return reply.read().decode().strip()
+
+    def get(self, path):
+        if not self.token:
+            return None
+        try:
+            return self._open("GET", f"/latest/meta-data/{path}", {"X-aws-ec2-metadata-token": self.token}) or None
+        except Exception:  # a path this instance does not have is a 404, an answer of "none"
+            return None
+
+    def efa_attached(self):
+        """How many of the attached network interfaces are EFA ('efa' or 'efa-only'), None without IMDS."""
+        macs = self.get("network/interfaces/macs/")
+        if macs is None:
+            return None
+        kinds = [self.get(f"network/interfaces/macs/{mac.strip('/')}/interface-type") for mac in macs.split()]
+        if any(kind is None for kind in kinds):
+            return None  # an older IMDS without interface-type cannot tell
+        return sum(kind in ("efa", "efa-only") for kind in kinds)
+
+
 def imds_instance_type(base_url, timeout):
     """The instance type from IMDSv2, or None where there is no IMDS."""
-    try:
-        token = (
-            open_url(
-                f"{base_url}/latest/api/token",
-                method="PUT",
-                timeout=timeout,
-                use_proxy=False,
-                headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
-            )
-            .read()
-            .decode()
-        )
-        reply = open_url(
-            f"{base_url}/latest/meta-data/instance-type",
-            timeout=timeout,
-            use_proxy=False,
-            headers={"X-aws-ec2-metadata-token": token},
-        )
-        return reply.read().decode().strip() or None
-    except Exception:  # no IMDS (refused, timeout, 404) is a normal answer here
-        return None
+    return Imds(base_url, timeout).get("instance-type")
 
 
-def node_facts(devices, instance_type):
-    """Merges the PCI scan with the instance family table into the ml_node facts."""
+def efa_expectation(record, attached, override):
+    """(expected EFA devices, the rule that gave it)."""
+    if override is not None:
+        return override, "the inventory's expected EFA count"
+    if attached is not None:
+        return attached, "the EFA interfaces attached (instance metadata)"
+    if record is not None:
+        return record["efa_count"], f"the most {record['instance_type']} takes (EC2's MaximumEfaInterfaces)"
+    return None, "no instance type known"
+
+
+def _gpu_summary(found, shape):
+    """(source, model, architecture, count): the bus where it shows GPUs, else the instance type."""
+    gpus, count = found["gpus"], len(found["gpus"]) + found["unknown_gpu_count"]
+    if count:
+        model = gpus[0]["model"] if gpus else shape.get("gpu_model")
+        arch = gpus[0]["architecture"] if gpus else shape.get("gpu_architecture")
+        return "pci", model, arch, count
+    if shape.get("gpu_count"):
+        return "instance_type", shape["gpu_model"], shape["gpu_architecture"], shape["gpu_count"]
+    return ("pci" if found["neuron_count"] else "none"), None, None, 0
+
+
+def node_facts(devices, instance_type, instance_type_source=None, efa_attached=None, efa_override=None):
+    """Merges the PCI scan with the expectations of the instance type into the ml_node facts."""
     found = scan(devices)
-    family = hardware.instance_family(instance_type)
-    shape = hardware.INSTANCE_FAMILIES.get(family, {})
+    shape = hardware.expected(instance_type)  # the record, or None for a type the table lacks
+    efa_expected, efa_rule = efa_expectation(shape, efa_attached, efa_override)
+    shape = shape or {}
+    source, model, arch, count = _gpu_summary(found, shape)
     gpus = found["gpus"]
-    if gpus:
-        source, model, arch, count = "pci", gpus[0]["model"], gpus[0]["architecture"], len(gpus)
-    elif shape.get("gpu_count"):
-        source, model, arch, count = "instance_type", shape["gpu_model"], shape["gpu_architecture"], shape["gpu_count"]
-    else:
-        source, model, arch, count = ("pci" if found["neuron_count"] else "none"), None, None, 0
     return {
         **found,
         "gpu_count": count,
         "gpu_model": model,
         "gpu_architecture": arch,
         "gpu_architectures": sorted({gpu["architecture"] for gpu in gpus}) or ([arch] if arch else []),
+        # the kernel-module flavour a driver flavour of auto picks for this generation
+        "gpu_module_flavour": hardware.module_flavour(arch),
         "nvswitch": found["nvswitch_count"] > 0 or bool(shape.get("nvswitch")),
         "nvlink_subnet_manager": bool(shape.get("nvlink_subnet_manager")),
-        "imex": bool(shape.get("imex")),
-        "efa_count": found["efa_count"] or (shape.get("efa_count", 0) if source == "instance_type" else 0),
+        "imex": bool(shape.get("imex")) or any(hardware.GPU_MODELS[g["model"]]["imex"] for g in gpus),
+        "efa_count": found["efa_count"] or ((efa_expected or 0) if source == "instance_type" else 0),
         "neuron_model": found["neuron_model"] or shape.get("neuron_model"),
         "instance_type": instance_type,
-        "instance_family": family,
+        "instance_type_source": instance_type_source if instance_type else None,
+        "instance_family": hardware.instance_family(instance_type),
         "source": source,
         # What the bus itself shows, before the instance table fills gaps: what validation compares.
         "pci": {
-            "gpus": len(gpus),
+            "gpus": count if source == "pci" else 0,
             "nvswitches": found["nvswitch_count"],
             "efa": found["efa_count"],
             "neuron": found["neuron_count"],
         },
+        # What the node should have: the instance type's record (None where the table lacks it), and
+        # the EFA count with the rule that chose it.
+        "expected": {"record": shape or None, "efa_count": efa_expected, "efa_rule": efa_rule},
     }
 
 
@@ -194,14 +268,26 @@ def main():
             "imds_url": {"type": "str", "default": "http://169.254.169.254"},
             "imds_timeout": {"type": "float", "default": 1.0},
             "root": {"type": "path", "default": "/"},
+            "fallback_instance_type": {"type": "str"},
+            "expected_efa_count": {"type": "int"},
         },
         supports_check_mode=True,
     )
     params = module.params
-    instance_type = params["instance_type"]
-    if not instance_type and params["imds"]:
-        instance_type = imds_instance_type(params["imds_url"], params["imds_timeout"])
-    facts = node_facts(pci_devices(params["sysfs_root"]), instance_type)
+    imds = Imds(params["imds_url"], params["imds_timeout"]) if params["imds"] else None
+    instance_type, origin = params["instance_type"], "given"
+    if not instance_type and imds:
+        instance_type, origin = imds.get("instance-type"), "instance metadata"
+    if not instance_type:
+        instance_type, origin = params["fallback_instance_type"] or None, "inventory"
+    facts = node_facts(
+        pci_devices(params["sysfs_root"]),
+        instance_type,
+        instance_type_source=origin,
+        # An image build names its target type: what this builder has attached says nothing of it.
+        efa_attached=imds.efa_attached() if imds and origin == "instance metadata" else None,
+        efa_override=params["expected_efa_count"],
+    )
     facts["container"] = in_container(params["root"])
     module.exit_json(changed=False, ansible_facts={"ml_node": facts})
 

@@ -8,10 +8,13 @@ DOCUMENTATION = r"""
 module: node_health
 short_description: Health checks of an ML training node against its instance type and the version set
 description:
-  - Reads what the node runs (nvidia-smi, the fabric manager's state, C(fi_info -p efa), the NCCL net
-    plugin, Neuron device nodes, the image manifest, the torch of the PyTorch virtualenv, and DCGM
+  - Reads what the node runs (nvidia-smi's GPU rows and its banner's driver and CUDA versions, the
+    fabric manager's state, C(fi_info -p efa) and its RDM domains, the NCCL net plugin, Neuron device
+    nodes and C(neuron-ls --json-output), the image manifest, the torch of the PyTorch virtualenv, and DCGM
     diagnostics at a chosen level) and judges it against the node's PCI devices, its instance type's
-    shape and the declared version set.
+    expectations (C(ml_node.expected)) and the declared version set.
+  - An instance type the table does not hold is not judged, with that reason; output a tool printed
+    cut short or garbled is reported as could not read, never guessed at.
   - Each check is pass, fail, or not judged where it does not apply (no GPU, no EFA, no manifest) or
     nothing is known to compare with. Changes nothing; never fails by itself (the caller decides).
 version_added: 0.1.0
@@ -72,7 +75,7 @@ import re
 import shutil
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import health
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import health, node_readings
 
 # The EFA installer's record of what it installed.
 EFA_RECORD = "/opt/amazon/efa_installed_packages"
@@ -87,14 +90,24 @@ def run(module, argv):
     return module.run_command(argv)
 
 
-def nvidia(module, observed):
-    out = run(module, ["nvidia-smi", "--query-gpu=index,name,driver_version,pci.bus_id", "--format=csv,noheader"])
+def reading(module, observed, key, argv, parse):
+    """observed[key] = parse(stdout), else observed[key + '_error'] says why it could not be read."""
+    out = run(module, argv)
     if out is None:
-        observed["nvidia_smi_error"] = "nvidia-smi is not installed"
+        observed[f"{key}_error"] = f"{argv[0]} is not installed"
     elif out[0] != 0:
-        observed["nvidia_smi_error"] = (out[2] or out[1]).strip()[:300]
+        observed[f"{key}_error"] = f"exit {out[0]}: {(out[2] or out[1]).strip()[:300]}"
     else:
-        observed["nvidia_smi"] = health.parse_nvidia_smi(out[1])
+        try:
+            observed[key] = parse(out[1])
+        except node_readings.Unreadable as error:
+            observed[f"{key}_error"] = f"could not read its output: {error}"
+
+
+def nvidia(module, observed):
+    query = ["nvidia-smi", "--query-gpu=index,name,driver_version,pci.bus_id", "--format=csv,noheader"]
+    reading(module, observed, "nvidia_smi", query, node_readings.parse_nvidia_smi)
+    reading(module, observed, "nvidia_smi_header", ["nvidia-smi"], node_readings.parse_nvidia_smi_header)
     state = run(module, ["systemctl", "is-active", "nvidia-fabricmanager"])
     observed["fabric_manager"] = state[1].strip() if state else "not installed"
 
@@ -106,6 +119,11 @@ def network(module, observed, plugin_dirs):
     observed["fi_info_rc"] = fi[0] if fi else None
     if fi and fi[0] != 0:
         observed["fi_info_error"] = (fi[2] or fi[1]).strip()[:300]
+    elif fi:
+        try:
+            observed["fi_info_domains"] = node_readings.parse_fi_info(fi[1])
+        except node_readings.Unreadable as error:
+            observed["fi_info_read_error"] = str(error)
     found = [p for d in plugin_dirs for p in sorted(glob.glob(os.path.join(d, "libnccl-net*.so*")))]
     cache = run(module, ["ldconfig", "-p"])
     if not found and cache and cache[0] == 0:
@@ -140,8 +158,12 @@ def installed(module, observed):
     observed["neuron_driver"] = package_version(module, "aws-neuronx-dkms", rpm_format="%{VERSION}")
 
 
+def neuron(module, observed):
+    neuron_ls = shutil.which("neuron-ls") or "/opt/aws/neuron/bin/neuron-ls"
+    reading(module, observed, "neuron_ls", [neuron_ls, "--json-output"], node_readings.parse_neuron_ls)
+
+
 def software(module, observed, params):
-    observed["neuron_devices"] = len(glob.glob("/dev/neuron[0-9]*"))
     try:
         with open(params["manifest_path"], encoding="utf-8") as f:
             observed["manifest"] = json.load(f)
@@ -183,6 +205,9 @@ def main():
         nvidia(module, observed)
     if node.get("pci", {}).get("efa"):
         network(module, observed, p["plugin_dirs"])
+    observed["neuron_devices"] = len(glob.glob("/dev/neuron[0-9]*"))
+    if node.get("pci", {}).get("neuron"):
+        neuron(module, observed)
     software(module, observed, p)
     installed(module, observed)
     dcgm(module, observed, p["dcgm_level"] if node.get("pci", {}).get("gpus") else 0)

@@ -82,9 +82,18 @@ shared_lib "$p/opt/aws/neuron/lib/libnccom.so.2" libnccom.so.2
 make_deb "$apt/pool/main" aws-neuronx-collectives "$collectives" amd64 "" "$p"
 
 p=$(payload tools)
+# neuron-ls: the table's header lines, or with -j/--json-output one object per /dev/neuronN (2 cores,
+# 32 GiB, as a trn1's), as tests/fixtures/readings/README.md describes the format
 script "$p/opt/aws/neuron/bin/neuron-ls" 'n=$(ls /dev/neuron[0-9]* 2>/dev/null | wc -l)
 if [ "$n" -eq 0 ]; then echo "neuron-ls: no Neuron devices found (is the driver loaded?)" >&2; exit 1; fi
-echo "instance-type: unknown"; echo "neuron devices: $n"'
+case "$*" in
+  *-j*|*--json-output*)
+    sep="["; for i in $(seq 0 $((n - 1))); do
+      printf "%s{\"neuron_device\": %d, \"bdf\": \"%02x:1e.0\", \"connected_to\": [], \"nc_count\": 2, \"memory_size\": 34359738368, \"neuron_processes\": []}" "$sep" "$i" "$((16 + i))"
+      sep=", "
+    done; echo "]" ;;
+  *) echo "instance-type: unknown"; echo "neuron devices: $n" ;;
+esac'
 script "$p/opt/aws/neuron/bin/nccom-test" 'echo "nccom-test: test bed stand-in, runs no collective" >&2; exit 1'
 script "$p/opt/aws/neuron/bin/neuron-top" 'echo "neuron-top: test bed stand-in" >&2; exit 1'
 make_deb "$apt/pool/main" aws-neuronx-tools "$tools" amd64 "" "$p"

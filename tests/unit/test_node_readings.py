@@ -1,0 +1,92 @@
+"""The parsers of nvidia-smi, fi_info and neuron-ls (plugins/module_utils/node_readings.py) on
+outputs in the tools' formats for several instance sizes (tests/fixtures/readings/README.md), and on
+truncated and garbled ones: those are "could not read", never a guess."""
+
+from pathlib import Path
+
+import pytest
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import node_readings
+from ansible_collections.awsome.ml_cluster.plugins.module_utils.node_readings import Unreadable
+
+READINGS = Path(__file__).resolve().parents[1] / "fixtures" / "readings"
+
+
+def reading(name):
+    return (READINGS / name).read_text()
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "count", "name"),
+    [("g5.xlarge", 1, "NVIDIA A10G"), ("g6e.12xlarge", 4, "NVIDIA L40S"), ("p5.48xlarge", 8, "NVIDIA H100 80GB HBM3")],
+)
+def test_nvidia_smi_rows_and_banner(instance_type, count, name):
+    rows = node_readings.parse_nvidia_smi(reading(f"nvidia-smi-query-{instance_type}.csv"))
+    assert [r["index"] for r in rows] == list(range(count))
+    assert {r["name"] for r in rows} == {name} and {r["driver_version"] for r in rows} == {"580.126.20"}
+    header = node_readings.parse_nvidia_smi_header(reading(f"nvidia-smi-{instance_type}.txt"))
+    assert header == {"driver_version": "580.126.20", "cuda_version": "13.0"}
+
+
+def test_an_older_driver_reports_its_own_cuda():
+    header = node_readings.parse_nvidia_smi_header(reading("nvidia-smi-g5.xlarge-535.txt"))
+    assert header == {"driver_version": "535.288.01", "cuda_version": "12.2"}
+
+
+def test_no_devices_is_an_answer_of_none():
+    assert node_readings.parse_nvidia_smi("No devices were found\n") == []
+
+
+@pytest.mark.parametrize(
+    ("parse", "name", "says"),
+    [
+        (node_readings.parse_nvidia_smi, "nvidia-smi-query-truncated.csv", "not a nvidia-smi GPU row"),
+        (node_readings.parse_nvidia_smi, "nvidia-smi-query-garbled.csv", "Unable to determine"),
+        (node_readings.parse_nvidia_smi_header, "nvidia-smi-truncated.txt", "no 'Driver Version"),
+        (node_readings.parse_fi_info, "fi_info-truncated.txt", "no complete efa entry"),
+        (node_readings.parse_fi_info, "fi_info-garbled.txt", "not a fi_info line"),
+        (node_readings.parse_neuron_ls, "neuron-ls-truncated.json", "does not parse"),
+        (node_readings.parse_neuron_ls, "neuron-ls-garbled.json", "device entry without"),
+    ],
+)
+def test_cut_short_or_garbled_outputs_are_unreadable(parse, name, says):
+    with pytest.raises(Unreadable, match=says):
+        parse(reading(name))
+
+
+def test_empty_outputs_are_unreadable():
+    for parse in (node_readings.parse_nvidia_smi, node_readings.parse_fi_info, node_readings.parse_neuron_ls):
+        with pytest.raises(Unreadable):
+            parse("")
+
+
+@pytest.mark.parametrize(
+    ("name", "domains"),
+    [
+        ("fi_info-g6e.12xlarge.txt", ["rdmap0s31-rdm"]),
+        ("fi_info-p4d.24xlarge.txt", ["rdmap144s27-rdm", "rdmap160s27-rdm", "rdmap16s27-rdm", "rdmap32s27-rdm"]),
+        # without -t FI_EP_RDM fi_info lists each device's datagram endpoint too: one device, one RDM domain
+        ("fi_info-all-p4d.24xlarge.txt", ["rdmap144s27-rdm", "rdmap160s27-rdm", "rdmap16s27-rdm", "rdmap32s27-rdm"]),
+    ],
+)
+def test_fi_info_counts_one_rdm_domain_per_efa_device(name, domains):
+    assert node_readings.parse_fi_info(reading(name)) == domains
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "devices", "cores", "memory"),
+    [
+        ("trn1.2xlarge", 1, [2], [32 << 30]),
+        ("trn1.32xlarge", 16, [2], [32 << 30]),
+        ("trn2.48xlarge", 16, [4], [96 << 30]),
+    ],
+)
+def test_neuron_ls_devices_cores_and_memory(instance_type, devices, cores, memory):
+    result = node_readings.parse_neuron_ls(reading(f"neuron-ls-{instance_type}.json"))
+    assert (result["devices"], result["cores_per_device"], result["memory_bytes"]) == (devices, cores, memory)
+    assert sorted(result["connected"]) == list(range(devices))
+
+
+def test_neuron_ls_torus_links():
+    result = node_readings.parse_neuron_ls(reading("neuron-ls-trn1.32xlarge.json"))
+    assert all(len(links) == 4 for links in result["connected"].values())
+    assert all(d in result["connected"][peer] for d, links in result["connected"].items() for peer in links)
