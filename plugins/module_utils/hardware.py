@@ -69,8 +69,9 @@ GPUS = {
     for device, name in spec["pci_ids"].items()
 }
 
-# EC2's NeuronInfo name -> its PCI device ids (Trainium3's from a third-party reading of the driver:
-# unconfirmed).
+# EC2's NeuronInfo name -> its PCI device ids, as the Neuron driver's neuron_device.h defines them
+# (2.30.2.0 adds Trainium3's 0x7564 and 0x7565, which pci.ids lists too, and drops Inferentia's, which
+# 2.24 still had).
 NEURON_MODELS = {
     "Inferentia": {"pci_ids": ("0x7064", "0x7065", "0x7066", "0x7067")},
     "Trainium": {"pci_ids": ("0x7164",)},
@@ -80,9 +81,11 @@ NEURON_MODELS = {
 }
 NEURON_DEVICES = {device: model for model, spec in NEURON_MODELS.items() for device in spec["pci_ids"]}
 
-# EFA device ids (vendor 0x1d0f), as pci.ids and the efa driver's table list them.
-EFA_DEVICES = ("0xefa0", "0xefa1", "0xefa2", "0xefa3")
-# ENA, EBS NVMe and instance-store NVMe: Amazon devices that are neither EFA nor Neuron.
+# EFA device ids (vendor 0x1d0f): pci.ids (2026.08.22) lists efa0 to efa4; the Linux and amzn-drivers
+# efa drivers' tables hold efa0 to efa3, and efa4 was posted for them in 2026-07 (merge unconfirmed).
+EFA_DEVICES = ("0xefa0", "0xefa1", "0xefa2", "0xefa3", "0xefa4")
+# ENA, EBS NVMe and instance-store NVMe: Amazon devices that are neither EFA nor Neuron (pci.ids lists
+# ec20, 8061 and cd01; the others are the ena and nvme drivers' ids, unconfirmed here).
 OTHER_AMAZON_DEVICES = ("0x0ec2", "0x1ec2", "0xec20", "0xec21", "0x0061", "0x8061", "0xcd00", "0xcd01")
 
 # Oldest to newest. Proprietary-only generations end at driver branch 580; open modules are required

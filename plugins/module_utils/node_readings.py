@@ -35,12 +35,15 @@ def parse_nvidia_smi(text):
     return rows
 
 
-HEADER = re.compile(r"Driver Version:\s*(?P<driver>[0-9][0-9.]*)\s+CUDA Version:\s*(?P<cuda>[0-9]+\.[0-9]+|N/A)")
+# "Driver Version: 580.126.20  CUDA Version: 13.0"; from R610 "KMD Version: 610.57.04  CUDA UMD Version: 13.3".
+HEADER = re.compile(
+    r"(?:Driver|KMD) Version:\s*(?P<driver>[0-9][0-9.]*)\s+CUDA (?:UMD )?Version:\s*(?P<cuda>[0-9]+\.[0-9]+|N/A)"
+)
 
 
 def parse_nvidia_smi_header(text):
     """{driver_version, cuda_version} from plain `nvidia-smi`'s banner; cuda_version is the newest CUDA
-    the driver supports (None where it says N/A)."""
+    the driver supports (None where it says N/A). nvidia-smi has no query field for it."""
     match = HEADER.search(text)
     if not match:
         raise Unreadable("no 'Driver Version: ... CUDA Version: ...' line in nvidia-smi's banner")
@@ -49,7 +52,8 @@ def parse_nvidia_smi_header(text):
 
 
 def parse_fi_info(text):
-    """The RDM domains of `fi_info -p efa -t FI_EP_RDM`: one per EFA device (rdmap<bus>s<slot>-rdm).
+    """The RDM domains of `fi_info -p efa -t FI_EP_RDM`: one per EFA device (rdmap<bus>s<slot>-rdm),
+    each counted once (libfabric 2 lists every device's RDM domain twice: fabric efa-direct and efa).
 
     Entries are blocks of "key: value" lines, each starting at "provider:"."""
     entries, current = [], None
@@ -83,7 +87,9 @@ def _devices(data):
 
 
 def parse_neuron_ls(text):
-    """{devices, cores_per_device, memory_bytes, connected} from `neuron-ls --json-output`."""
+    """{devices, cores_per_device, memory_bytes, connected} from `neuron-ls --json-output` (Neuron 2.x
+    up to 2.33: a list, one object per device; nc_count is logical cores where the device groups them,
+    connected_to null on a one-device instance)."""
     try:
         devices = _devices(json.loads(text))
     except json.JSONDecodeError as error:

@@ -7,6 +7,7 @@ failing job are refused with messages that name the problem."""
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -394,3 +395,73 @@ def test_a_pyxis_source_that_differs_from_its_pin_is_refused_and_the_plugin_stay
     assert '"dest": "/usr/local/src/pyxis-0.24.0.tar.gz"' in result.stdout
     assert run(plugin).stdout == before
     assert "Restart slurmd" not in result.stdout
+
+
+def node_state(name):
+    """(state with flags, reason) as Slurm's controller has them."""
+    line = run(["docker", "exec", "ml-head", "scontrol", "-o", "show", "node", name]).stdout
+    state = re.search(r"\bState=(\S+)", line).group(1)
+    reason = re.search(r"\bReason=(.*?)(?: \[[^\]]*\])?(?= [A-Z]\w+=|$)", line.strip())
+    return state, reason.group(1) if reason else None
+
+
+def wait_for(name, predicate, timeout=60):
+    """Polls the node's Slurm state until predicate(state, reason); returns it and the seconds taken."""
+    start = time.monotonic()
+    while True:
+        state, reason = node_state(name)
+        if predicate(state, reason) or time.monotonic() - start > timeout:
+            return state, reason, time.monotonic() - start
+        time.sleep(2)
+
+
+@pytest.mark.integration
+def test_the_health_program_runs_on_every_compute_node(demo):
+    for node in COMPUTE:
+        result = run(["docker", "exec", node, "ml-health", "--tier", "quick"])
+        verdict = json.loads(result.stdout)
+        checks = {c["name"]: c for c in verdict["checks"]}
+        assert verdict["outcome"] == "healthy" and checks["filesystems"] == {**checks["filesystems"], "status": "pass"}
+        assert checks["GPU count"]["status"] == "not judged"  # no GPU on a CPU container
+        assert "healthy (quick" in result.stderr
+    listing = run(["docker", "exec", "ml-c1", "ml-health", "--list"]).stdout
+    assert "DCGM diagnostics level 3" in listing
+    bad = run(["docker", "exec", "ml-c1", "ml-health", "--check", "no such check"], check=False)
+    assert bad.returncode == 64 and "no check named 'no such check'" in bad.stderr
+
+
+@pytest.mark.integration
+def test_slurm_drains_a_failing_node_and_resumes_it_once_it_passes(demo):
+    """Slurm's HealthCheckProgram (every 15 s on the local cluster) runs ml-health-slurm. ml-c1 is told
+    a filesystem it lacks must be mounted, as a node whose mount vanished would find: it is drained
+    with the owner's reason while ml-c2 keeps running jobs; once the mount list is right it returns."""
+    config = "/etc/ml_cluster/health.json"
+    original = run(["docker", "exec", "ml-c1", "cat", config]).stdout
+    broken = json.loads(original)
+    broken["settings"]["mounts"] = ["/fsx", "/scratch"]
+    try:
+        run(["docker", "exec", "ml-c1", "python3", "-c", f"open({config!r}, 'w').write({json.dumps(broken)!r})"])
+        state, reason, took = wait_for("ml-c1", lambda s, r: "DRAIN" in s)
+        assert "DRAIN" in state, (state, reason)
+        assert reason == "ml_cluster: filesystems: not mounted: /scratch"
+        assert took < 45  # within one interval of 15 s, give or take the program and the poll
+        job = run(["docker", "exec", "ml-head", "srun", "-N1", "-w", "ml-c2", "hostname"])
+        assert job.stdout.strip() == "ml-c2"
+    finally:
+        run(["docker", "exec", "ml-c1", "python3", "-c", f"open({config!r}, 'w').write({original!r})"])
+    state, reason, _ = wait_for("ml-c1", lambda s, r: "DRAIN" not in s)
+    assert "DRAIN" not in state and reason is None, (state, reason)
+    last = json.loads(run(["docker", "exec", "ml-c1", "cat", "/var/lib/ml_cluster/health/last.json"]).stdout)
+    assert last["slurm"]["action"] in ("resume", "none") and last["outcome"] == "healthy"
+
+
+@pytest.mark.integration
+def test_a_node_a_person_drained_stays_drained(demo):
+    run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c2", "State=DRAIN", "Reason=bad DIMM"])
+    try:
+        state, reason, _ = wait_for("ml-c2", lambda s, r: False, timeout=35)  # two intervals
+        assert "DRAIN" in state and reason == "bad DIMM", (state, reason)
+        last = json.loads(run(["docker", "exec", "ml-c2", "cat", "/var/lib/ml_cluster/health/last.json"]).stdout)
+        assert last["outcome"] == "healthy" and "drained by someone else" in last["slurm"]["why"]
+    finally:
+        run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c2", "State=RESUME"])

@@ -27,6 +27,11 @@ def test_nvidia_smi_rows_and_banner(instance_type, count, name):
     assert header == {"driver_version": "580.126.20", "cuda_version": "13.0"}
 
 
+def test_r610_banner_names_kmd_and_cuda_umd_versions():
+    header = node_readings.parse_nvidia_smi_header(reading("nvidia-smi-g5.xlarge-610.txt"))
+    assert header == {"driver_version": "610.57.04", "cuda_version": "13.3"}
+
+
 def test_an_older_driver_reports_its_own_cuda():
     header = node_readings.parse_nvidia_smi_header(reading("nvidia-smi-g5.xlarge-535.txt"))
     assert header == {"driver_version": "535.288.01", "cuda_version": "12.2"}
@@ -66,6 +71,8 @@ def test_empty_outputs_are_unreadable():
         ("fi_info-p4d.24xlarge.txt", ["rdmap144s27-rdm", "rdmap160s27-rdm", "rdmap16s27-rdm", "rdmap32s27-rdm"]),
         # without -t FI_EP_RDM fi_info lists each device's datagram endpoint too: one device, one RDM domain
         ("fi_info-all-p4d.24xlarge.txt", ["rdmap144s27-rdm", "rdmap160s27-rdm", "rdmap16s27-rdm", "rdmap32s27-rdm"]),
+        # libfabric 2 lists each RDM domain twice (fabrics efa-direct and efa), and the datagram one
+        ("fi_info-libfabric2-all-2devices.txt", ["rdmap79s0-rdm", "rdmap80s0-rdm"]),
     ],
 )
 def test_fi_info_counts_one_rdm_domain_per_efa_device(name, domains):
@@ -84,6 +91,10 @@ def test_neuron_ls_devices_cores_and_memory(instance_type, devices, cores, memor
     result = node_readings.parse_neuron_ls(reading(f"neuron-ls-{instance_type}.json"))
     assert (result["devices"], result["cores_per_device"], result["memory_bytes"]) == (devices, cores, memory)
     assert sorted(result["connected"]) == list(range(devices))
+
+
+def test_neuron_ls_one_device_has_no_links():
+    assert node_readings.parse_neuron_ls(reading("neuron-ls-trn1.2xlarge.json"))["connected"] == {0: []}
 
 
 def test_neuron_ls_torus_links():

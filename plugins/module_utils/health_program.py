@@ -1,0 +1,481 @@
+"""The node health program: one entry point that Slurm (HealthCheckProgram, the prolog), cron,
+playbooks and people run the same way (docs/health.md).
+
+It runs a tier of the check catalogue, or one check, against what the node shows and what it should
+have (the expectations the health role writes from the node's facts and the version set), prints one
+JSON result on stdout and a summary on stderr, and exits 0 healthy, 1 unhealthy, 2 could not check
+(64 for bad input, before anything runs). With --slurm it then drains, reboots or resumes this node
+as slurm_nodes.decide() says; with --prolog it only exits (a prolog must not call Slurm commands).
+
+Every command runs with a timeout and the tier has a budget: a check that hangs is killed and
+reported "could not check", which drains nothing unless the check is marked required. Only Python's
+standard library and the collection's module_utils are used, so a node needs no Ansible to run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import node_readings, pci, slurm_nodes, xid
+
+PASS, FAIL, UNCHECKED, NOT_JUDGED = "pass", "fail", "could not check", "not judged"
+EXIT = {"healthy": 0, "unhealthy": 1, "could not check": 2}
+BAD_INPUT = 64
+TIERS = ("quick", "standard", "deep")
+HISTORY_LINES = 200
+
+
+class CouldNotCheck(Exception):
+    """The check could not run: a tool missing, a command that failed or timed out, output unreadable."""
+
+
+class Node:
+    """What the node shows: commands with timeouts, and files under root (a fixture tree in tests)."""
+
+    def __init__(self, root="/", runner=subprocess.run):
+        self.root, self.runner = root, runner
+
+    def path(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def run(self, argv, timeout):
+        """stdout of argv; CouldNotCheck where it is missing, fails or outlives timeout."""
+        try:
+            done = self.runner(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except FileNotFoundError as error:
+            raise CouldNotCheck(f"{argv[0]} is not installed") from error
+        except subprocess.TimeoutExpired as error:
+            raise CouldNotCheck(f"{argv[0]} timed out after {timeout:g} s") from error
+        if done.returncode != 0:
+            raise CouldNotCheck(f"{argv[0]} exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]}")
+        return done.stdout
+
+    def read(self, path):
+        try:
+            with open(self.path(path), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def glob(self, pattern):
+        """Paths as the node names them (without root), for read()."""
+        base = self.root.rstrip("/")
+        return sorted(p[len(base) :] if base else p for p in glob.glob(self.path(pattern)))
+
+
+def _expect(expected, key):
+    record = expected.get("record") or {}
+    return record.get(key)
+
+
+def _why_not_judged(expected):
+    if not expected.get("instance_type"):
+        return "no instance type known"
+    return f"{expected['instance_type']} is not in the instance type table"
+
+
+# The checks. Each takes (node, expected, settings, timeout) and returns (status, detail).
+
+
+def check_gpu_count(node, expected, settings, timeout):
+    found = pci.scan(pci.pci_devices(node.path("/sys")))
+    count = len(found["gpus"]) + found["unknown_gpu_count"]
+    want = _expect(expected, "gpu_count")
+    if want is None:
+        return NOT_JUDGED, f"{count} on the PCI bus; {_why_not_judged(expected)}"
+    return (PASS if count == want else FAIL), f"{count} on the PCI bus, {expected['instance_type']} has {want}"
+
+
+def check_nvidia_smi(node, expected, settings, timeout):
+    query = ["nvidia-smi", "--query-gpu=index,name,driver_version,pci.bus_id", "--format=csv,noheader"]
+    rows = _parse(node_readings.parse_nvidia_smi, node.run(query, timeout))
+    want_count, want_driver = _expect(expected, "gpu_count"), expected.get("driver_version")
+    drivers = sorted({r["driver_version"] for r in rows})
+    ok = (want_count is None or len(rows) == want_count) and (not want_driver or drivers == [want_driver])
+    return (PASS if ok else FAIL), f"{len(rows)} GPUs answer, driver {', '.join(drivers) or 'none'}" + (
+        f"; {want_count} expected, driver {want_driver}" if not ok else ""
+    )
+
+
+def _gpu_query(node, fields, timeout):
+    text = node.run(["nvidia-smi", f"--query-gpu=index,{','.join(fields)}", "--format=csv,noheader"], timeout)
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != len(fields) + 1 or not cells[0].isdigit():
+            raise CouldNotCheck(f"could not read nvidia-smi's row {line.strip()[:80]!r}")
+        rows.append(dict(zip(["index", *fields], cells, strict=True)))
+    if not rows:
+        raise CouldNotCheck("nvidia-smi printed no GPU row")
+    return rows
+
+
+def check_persistence_mode(node, expected, settings, timeout):
+    rows = _gpu_query(node, ["persistence_mode"], timeout)
+    off = [r["index"] for r in rows if r["persistence_mode"] != "Enabled"]
+    return (FAIL if off else PASS), (f"off on GPU {', '.join(off)}" if off else f"on for all {len(rows)} GPUs")
+
+
+def _count(cell):
+    """An nvidia-smi counter cell: a number, or 0 where the GPU has no such counter ([N/A])."""
+    return int(cell) if cell.isdigit() else 0
+
+
+def check_ecc(node, expected, settings, timeout):
+    fields = ["ecc.errors.uncorrected.volatile.total", "remapped_rows.pending", "remapped_rows.failure"]
+    rows = _gpu_query(node, fields, timeout)
+    bad = []
+    for row in rows:
+        if row["remapped_rows.failure"] == "Yes":
+            bad.append(f"GPU {row['index']}: row remapping failed")
+        if row["remapped_rows.pending"] == "Yes":
+            bad.append(f"GPU {row['index']}: a row remap waits for a GPU reset")
+        if _count(row["ecc.errors.uncorrected.volatile.total"]):
+            bad.append(f"GPU {row['index']}: {row['ecc.errors.uncorrected.volatile.total']} uncorrectable ECC errors")
+    return (FAIL if bad else PASS), ("; ".join(bad) if bad else f"no uncorrectable errors on {len(rows)} GPUs")
+
+
+def check_xid(node, expected, settings, timeout):
+    # the whole boot's kernel log, filtered here: journalctl --grep exits 1 when nothing matches
+    text = node.run(["journalctl", "-k", "-b", "--no-pager", "-o", "short-monotonic"], timeout)
+    events = xid.parse(text)
+    worst = xid.worst(events)
+    if worst is None:
+        return PASS, f"no Xid that calls for action since boot ({len(events)} seen)" if events else "no Xid since boot"
+    return FAIL, xid.describe(worst, events), worst["severity"]
+
+
+def check_fabric_manager(node, expected, settings, timeout):
+    if not expected.get("nvswitch"):
+        return NOT_JUDGED, "no NVSwitch on this node"
+    try:
+        state = node.run(["systemctl", "is-active", "nvidia-fabricmanager"], timeout).strip()
+    except CouldNotCheck as error:
+        if "exited" in str(error):  # is-active exits non-zero for every state but active
+            return FAIL, f"nvidia-fabricmanager is {str(error).rsplit(': ', 1)[-1] or 'not active'}"
+        raise
+    return PASS, f"nvidia-fabricmanager is {state}"
+
+
+def check_efa_count(node, expected, settings, timeout):
+    found = pci.scan(pci.pci_devices(node.path("/sys")))["efa_count"]
+    want, rule = expected.get("efa_count"), expected.get("efa_rule", "no instance type known")
+    if want is None:
+        return NOT_JUDGED, f"{found} on the PCI bus; {_why_not_judged(expected)}"
+    return (PASS if found == want else FAIL), f"{found} on the PCI bus, {want} expected ({rule})"
+
+
+def check_efa_ports(node, expected, settings, timeout):
+    ports = node.glob("/sys/class/infiniband/*/ports/*/state")
+    if not ports:
+        return NOT_JUDGED, "no RDMA device ports in /sys/class/infiniband"
+    down = []
+    for port in ports:
+        state = (node.read(port) or "").strip()
+        if not state.endswith("ACTIVE"):
+            device = port.split("/class/infiniband/")[1].split("/")[0]
+            down.append(f"{device} {state or 'unreadable'}")
+    return (FAIL if down else PASS), ("; ".join(down) if down else f"{len(ports)} ports ACTIVE")
+
+
+def check_neuron_count(node, expected, settings, timeout):
+    found = pci.scan(pci.pci_devices(node.path("/sys")))["neuron_count"]
+    devices = len(node.glob("/dev/neuron[0-9]*"))
+    want = _expect(expected, "neuron_device_count")
+    if want is None:
+        return NOT_JUDGED, f"{found} on the PCI bus; {_why_not_judged(expected)}"
+    ok = found == want and devices == found
+    return (
+        PASS if ok else FAIL
+    ), f"{found} on the PCI bus, {devices} /dev/neuron*, {expected['instance_type']} has {want}"
+
+
+def check_neuron_ls(node, expected, settings, timeout):
+    """neuron-ls must list every device the bus shows, each with EC2's cores (or half of them, grouped
+    by the logical NeuronCore config, on NeuronCore v3)."""
+    tool = "/opt/aws/neuron/bin/neuron-ls"
+    reading = _parse(node_readings.parse_neuron_ls, node.run([tool, "--json-output"], timeout))
+    found = pci.scan(pci.pci_devices(node.path("/sys")))["neuron_count"]
+    physical = _expect(expected, "neuron_cores_per_device")
+    allowed = {physical, physical // 2} if physical and _expect(expected, "neuron_core_version") == 3 else {physical}
+    cores = reading["cores_per_device"]
+    ok = reading["devices"] == found and (physical is None or (len(cores) == 1 and cores[0] in allowed))
+    return (PASS if ok else FAIL), f"{reading['devices']} devices of {cores} NeuronCores, {found} on the PCI bus"
+
+
+def check_mounts(node, expected, settings, timeout):
+    wanted = settings.get("mounts") or []
+    if not wanted:
+        return NOT_JUDGED, "no filesystem required (health_mounts)"
+    # /proc/mounts is read, never the mount itself: a hung NFS or Lustre mount cannot hang the check.
+    table = node.read("/proc/mounts")
+    if table is None:
+        raise CouldNotCheck("/proc/mounts is unreadable")
+    mounted = {line.split()[1] for line in table.splitlines() if len(line.split()) > 1}
+    missing = [m for m in wanted if m not in mounted]
+    return (FAIL if missing else PASS), (f"not mounted: {', '.join(missing)}" if missing else ", ".join(wanted))
+
+
+def check_disk(node, expected, settings, timeout):
+    wanted = settings.get("disk") or []
+    if not wanted:
+        return NOT_JUDGED, "no free-space floor set (health_disk)"
+    short = []
+    for floor in wanted:
+        out = node.run(["df", "-P", "-k", floor["path"]], timeout).splitlines()
+        try:
+            free_gib = int(out[-1].split()[3]) / (1 << 20)
+        except (IndexError, ValueError) as error:
+            raise CouldNotCheck(f"could not read df's line for {floor['path']}") from error
+        if free_gib < floor["min_free_gib"]:
+            short.append(f"{floor['path']} has {free_gib:.1f} GiB free (floor {floor['min_free_gib']:g})")
+    return (FAIL if short else PASS), ("; ".join(short) if short else f"{len(wanted)} paths above their floor")
+
+
+def check_memory(node, expected, settings, timeout):
+    floor = settings.get("memory_min_available_pct")
+    if not floor:
+        return NOT_JUDGED, "no memory floor set (health_memory_min_available_pct)"
+    info = node.read("/proc/meminfo") or ""
+    values = {line.split(":")[0]: int(line.split()[1]) for line in info.splitlines() if len(line.split()) >= 2}
+    if "MemTotal" not in values or "MemAvailable" not in values:
+        raise CouldNotCheck("/proc/meminfo has no MemTotal and MemAvailable")
+    pct = 100 * values["MemAvailable"] / values["MemTotal"]
+    return (PASS if pct >= floor else FAIL), f"{pct:.0f} % of memory available (floor {floor:g} %)"
+
+
+def check_dcgm(level):
+    def run(node, expected, settings, timeout):
+        out = node.run(["dcgmi", "diag", "-r", str(level)], timeout)
+        failed = [line.strip() for line in out.splitlines() if "Fail" in line]
+        return (FAIL if failed else PASS), ("; ".join(failed)[:300] if failed else f"dcgmi diag -r {level} passed")
+
+    return run
+
+
+def _parse(parse, text):
+    try:
+        return parse(text)
+    except node_readings.Unreadable as error:
+        raise CouldNotCheck(f"could not read the output: {error}") from error
+
+
+# The catalogue, as data. needs: what the node must have for the check to apply (gpu, nvswitch, efa,
+# neuron, or None for every node); timeout in seconds; severity -> action: isolate (drain, replace the
+# instance), reboot (scontrol reboot, then resume), reset (drain for a GPU reset), monitor (report
+# only; never drains, never fails the exit code). A failed Xid check takes the worst Xid's (xid.py).
+FIELDS = ("name", "tier", "needs", "timeout", "severity", "run")
+CATALOGUE = tuple(
+    dict(zip(FIELDS, row, strict=True))
+    for row in (
+        ("GPU count", "quick", "gpu", 5, "isolate", check_gpu_count),
+        ("nvidia-smi", "quick", "gpu", 10, "reboot", check_nvidia_smi),
+        ("persistence mode", "quick", "gpu", 10, "monitor", check_persistence_mode),
+        ("ECC and row remapping", "quick", "gpu", 10, "reset", check_ecc),
+        ("Xid", "quick", "gpu", 10, "isolate", check_xid),
+        ("fabric manager", "quick", "nvswitch", 5, "reboot", check_fabric_manager),
+        ("EFA devices", "quick", "efa", 5, "isolate", check_efa_count),
+        ("EFA ports", "quick", "efa", 5, "isolate", check_efa_ports),
+        ("Neuron devices", "quick", "neuron", 5, "isolate", check_neuron_count),
+        ("neuron-ls", "quick", "neuron", 10, "reboot", check_neuron_ls),
+        ("filesystems", "quick", None, 5, "isolate", check_mounts),
+        ("disk space", "quick", None, 10, "isolate", check_disk),
+        ("memory", "quick", None, 2, "monitor", check_memory),
+        ("DCGM diagnostics level 2", "standard", "gpu", 900, "isolate", check_dcgm(2)),
+        ("DCGM diagnostics level 3", "deep", "gpu", 3600, "isolate", check_dcgm(3)),
+    )
+)
+NEEDS = {"gpu": "GPU", "nvswitch": "NVSwitch", "efa": "EFA device", "neuron": "Neuron device"}
+# Seconds the quick tier may take in all: under the prolog timeout the Slurm role sets.
+BUDGET = {"quick": 30, "standard": 1800, "deep": 7200}
+
+
+def applies(check, expected, node):
+    """Whether the node has what the check needs: by its expectations, or by what its bus shows."""
+    needs = check["needs"]
+    if needs is None:
+        return True
+    record = expected.get("record") or {}
+    if needs == "nvswitch":
+        return bool(expected.get("nvswitch"))
+    key = {"gpu": "gpu_count", "efa": "efa_count", "neuron": "neuron_device_count"}[needs]
+    if expected.get(key) if needs == "efa" else record.get(key):
+        return True
+    found = pci.scan(pci.pci_devices(node.path("/sys")))
+    return bool(
+        {
+            "gpu": len(found["gpus"]) + found["unknown_gpu_count"],
+            "efa": found["efa_count"],
+            "neuron": found["neuron_count"],
+        }[needs]
+    )
+
+
+def select(tier=None, check=None):
+    """The catalogue entries asked for; ValueError naming the choices for a tier or check that does not
+    exist."""
+    if check:
+        chosen = [c for c in CATALOGUE if c["name"] == check]
+        if not chosen:
+            raise ValueError(f"no check named {check!r}; the checks: {', '.join(c['name'] for c in CATALOGUE)}")
+        return chosen
+    if tier not in TIERS:
+        raise ValueError(f"no tier {tier!r}; the tiers: {', '.join(TIERS)}")
+    # a tier includes the ones below it
+    return [c for c in CATALOGUE if TIERS.index(c["tier"]) <= TIERS.index(tier)]
+
+
+def run_checks(checks, node, config, budget, clock=time.monotonic):
+    """Each check in turn, each under its timeout and what is left of the budget."""
+    expected, settings = config["expected"], config["settings"]
+    started, results = clock(), []
+    for check in checks:
+        left = budget - (clock() - started)
+        base = {"name": check["name"], "tier": check["tier"], "severity": check["severity"]}
+        if not applies(check, expected, node):
+            detail = f"no {NEEDS[check['needs']]} on this node"
+            results.append({**base, "status": NOT_JUDGED, "detail": detail, "seconds": 0})
+            continue
+        if left <= 0:
+            results.append({**base, "status": UNCHECKED, "detail": f"the budget of {budget:g} s ran out", "seconds": 0})
+            continue
+        begun = clock()
+        try:
+            # a check may name its own severity (Xid: the worst Xid's)
+            status, detail, *level = check["run"](node, expected, settings, min(check["timeout"], left))
+        except CouldNotCheck as error:
+            status, detail, level = UNCHECKED, str(error), []
+        base["severity"] = level[0] if level else base["severity"]
+        results.append({**base, "status": status, "detail": detail, "seconds": round(clock() - begun, 3)})
+    return results
+
+
+def outcome(results, required=()):
+    """healthy, unhealthy (a failed check that acts: monitor-only ones do not), or could not check."""
+    if any(r.get("severity") != "monitor" for r in slurm_nodes.failing({"checks": results}, required)):
+        return "unhealthy"
+    return "could not check" if any(r["status"] == UNCHECKED for r in results) else "healthy"
+
+
+def summary(result):
+    lines = [f"{result['node']}: {result['outcome']} ({result['tier'] or result['check']}, {result['seconds']:.1f} s)"]
+    lines += [f"  {r['status']:>15}  {r['name']}: {r['detail']}" for r in result["checks"] if r["status"] != NOT_JUDGED]
+    if result.get("slurm"):
+        lines.append(f"  slurm: {result['slurm']['action']}: {result['slurm']['why']}")
+    return "\n".join(lines)
+
+
+def remember(state_dir, result):
+    """The last result, and a bounded history, kept on the node."""
+    os.makedirs(state_dir, exist_ok=True)
+    with open(os.path.join(state_dir, "last.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    history = os.path.join(state_dir, "history.jsonl")
+    lines = []
+    if os.path.exists(history):
+        with open(history, encoding="utf-8") as f:
+            lines = f.readlines()[-(HISTORY_LINES - 1) :]
+    entry_line = {k: result[k] for k in ("time", "tier", "check", "outcome")}
+    entry_line["failed"] = [r["name"] for r in result["checks"] if r["status"] in (FAIL, UNCHECKED)]
+    lines.append(json.dumps(entry_line, sort_keys=True) + "\n")
+    with open(history, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+
+
+def apply_to_slurm(node, name, result, required, timeout=10):
+    """Reads this node's Slurm state, decides, and runs the one scontrol command decided on."""
+    lines = node.run(["scontrol", "-o", "show", "node"], timeout)
+    found = slurm_nodes.find_node(lines, name)
+    result["node"] = found["name"]
+    decision = slurm_nodes.decide(found, result, required)
+    if decision["argv"]:
+        try:
+            node.run(decision["argv"], timeout)
+            decision["done"] = True
+        except CouldNotCheck as error:
+            decision.update(done=False, error=str(error))
+    if decision["action"] == "reboot" and not decision["done"]:
+        # Slurm refuses a reboot where no RebootProgram is set: drained instead, never left in service
+        drain = slurm_nodes.drain_argv(found["name"], decision["why"])
+        try:
+            node.run(drain, timeout)
+            decision.update(action="drain", argv=drain, done=True)
+        except CouldNotCheck as error:
+            decision["error"] += f"; and the drain: {error}"
+    return decision
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="ml-health", description="Health checks of an ML training node.")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--tier", choices=TIERS, default=None, help="quick (default), standard or deep")
+    what.add_argument("--check", help="one check of the catalogue, by name")
+    p.add_argument("--list", action="store_true", help="print the catalogue and exit")
+    p.add_argument("--config", default="/etc/ml_cluster/health.json", help="expectations and settings")
+    p.add_argument("--state-dir", default="/var/lib/ml_cluster/health")
+    p.add_argument("--root", default="/", help="where the node's /sys, /proc and /dev are (tests)")
+    p.add_argument("--node-name", default=None, help="this node's Slurm name (default: the short hostname)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--slurm", action="store_true", help="then drain, reboot or resume this node")
+    mode.add_argument("--prolog", action="store_true", help="only the exit code: no Slurm command is run")
+    return p
+
+
+def load_config(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from error
+    if not isinstance(config.get("expected"), dict) or not isinstance(config.get("settings"), dict):
+        raise ValueError(f"{path} must hold 'expected' and 'settings' objects")
+    return config
+
+
+def main(argv=None, node=None, clock=time.monotonic, now=time.time):
+    args = parser().parse_args(argv)
+    if args.list:
+        for c in CATALOGUE:
+            print(f"{c['tier']:>8}  {c['name']} (needs {c['needs'] or 'nothing'}, {c['timeout']} s, {c['severity']})")
+        return 0
+    try:
+        checks = select(args.tier or ("quick" if not args.check else None), args.check)
+        config = load_config(args.config)
+    except ValueError as error:
+        print(f"ml-health: {error}", file=sys.stderr)
+        return BAD_INPUT
+    node = node or Node(args.root)
+    settings = config["settings"]
+    required = settings.get("required") or []
+    tier = None if args.check else (args.tier or "quick")
+    budget = BUDGET[tier] if tier else max(c["timeout"] for c in checks)
+    begun = clock()
+    results = run_checks(checks, node, config, settings.get("budget_s", {}).get(tier, budget), clock)
+    name = args.node_name or socket.gethostname().split(".")[0]
+    result = {
+        "node": name,
+        "tier": tier,
+        "check": args.check,
+        "time": round(now(), 3),
+        "seconds": round(clock() - begun, 3),
+        "outcome": outcome(results, required),
+        "checks": results,
+    }
+    if args.slurm:
+        try:
+            result["slurm"] = apply_to_slurm(node, name, result, required)
+        except (CouldNotCheck, ValueError) as error:
+            result["slurm"] = {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
+    remember(args.state_dir, result)
+    print(json.dumps(result, sort_keys=True))
+    print(summary(result), file=sys.stderr)
+    return EXIT[result["outcome"]]

@@ -1,0 +1,322 @@
+"""The node health program (plugins/module_utils/health_program.py): its checks on fixture nodes
+(a sysfs tree and answers for each command), timeouts and the budget, exit codes, the state it keeps,
+and what it does to Slurm."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import hardware, health_program
+
+from tests.fixtures import sysfs
+
+READINGS = Path(__file__).resolve().parents[1] / "fixtures" / "readings"
+SLURM = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"
+QUERY = ("nvidia-smi", "--query-gpu=index,name,driver_version,pci.bus_id", "--format=csv,noheader")
+PERSISTENCE = ("nvidia-smi", "--query-gpu=index,persistence_mode", "--format=csv,noheader")
+ECC = (
+    "nvidia-smi",
+    "--query-gpu=index,ecc.errors.uncorrected.volatile.total,remapped_rows.pending,remapped_rows.failure",
+    "--format=csv,noheader",
+)
+JOURNAL = ("journalctl", "-k", "-b", "--no-pager", "-o", "short-monotonic")
+
+
+class Runner:
+    """subprocess.run for a fixture node: argv -> (rc, stdout) or an exception to raise."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = dict(answers), []
+
+    def __call__(self, argv, capture_output, text, timeout, check):
+        self.calls.append(tuple(argv))
+        answer = self.answers.get(tuple(argv))
+        if answer is None:
+            raise FileNotFoundError(argv[0])
+        if isinstance(answer, Exception):
+            raise answer
+        rc, out = answer
+        return subprocess.CompletedProcess(argv, rc, out, "" if rc == 0 else out)
+
+
+def p5_answers(gpus=8):
+    return {
+        QUERY: (
+            0,
+            "".join(f"{i}, NVIDIA H100 80GB HBM3, 580.126.20, 00000000:{0x53 + i:02X}:00.0\n" for i in range(gpus)),
+        ),
+        PERSISTENCE: (0, "".join(f"{i}, Enabled\n" for i in range(gpus))),
+        ECC: (0, "".join(f"{i}, 0, No, No\n" for i in range(gpus))),
+        JOURNAL: (0, "[    5.1] kernel: Linux version 6.1\n"),
+        ("systemctl", "is-active", "nvidia-fabricmanager"): (0, "active\n"),
+        ("df", "-P", "-k", "/"): (
+            0,
+            "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/root 100 1 99000000 1% /\n",
+        ),
+    }
+
+
+def p5_node(tmp_path, answers=None, ports=32, port_state="4: ACTIVE", mounts=("/fsx",)):
+    root = sysfs.build("p5.48xlarge", tmp_path / "root")
+    for i in range(ports):
+        port = root / "sys" / "class" / "infiniband" / f"rdmap{i}s0" / "ports" / "1"
+        port.mkdir(parents=True)
+        (port / "state").write_text(port_state + "\n")
+    (root / "proc").mkdir()
+    (root / "proc" / "mounts").write_text("".join(f"fsx@tcp:/x {m} lustre rw 0 0\n" for m in ("/", *mounts)))
+    (root / "proc" / "meminfo").write_text("MemTotal:  2097152000 kB\nMemAvailable: 1900000000 kB\n")
+    # sysfs.build writes bus/pci under root: the program reads /sys/bus/pci
+    (root / "sys" / "bus").mkdir(parents=True, exist_ok=True)
+    for entry in (root / "bus").iterdir():
+        entry.rename(root / "sys" / "bus" / entry.name)
+    return health_program.Node(str(root), Runner(p5_answers() if answers is None else answers))
+
+
+def p5_config(tmp_path, **settings):
+    expected = {
+        "instance_type": "p5.48xlarge",
+        "record": hardware.expected("p5.48xlarge"),
+        "efa_count": 32,
+        "efa_rule": "the most p5.48xlarge takes (EC2's MaximumEfaInterfaces)",
+        "nvswitch": True,
+        "driver_version": "580.126.20",
+    }
+    settings = {
+        "mounts": ["/fsx"],
+        "disk": [{"path": "/", "min_free_gib": 10}],
+        "memory_min_available_pct": 5,
+        **settings,
+    }
+    path = tmp_path / "health.json"
+    path.write_text(json.dumps({"expected": expected, "settings": settings}))
+    return path
+
+
+def run(tmp_path, node, *args, config=None):
+    config = config or p5_config(tmp_path)
+    state = tmp_path / "state"
+    code = health_program.main(
+        ["--config", str(config), "--state-dir", str(state), "--node-name", "ml-c1", *args], node=node
+    )
+    return code, json.loads((state / "last.json").read_text()) if (state / "last.json").exists() else None
+
+
+def statuses(result):
+    return {c["name"]: c["status"] for c in result["checks"]}
+
+
+def test_a_healthy_p5_passes_the_quick_tier(tmp_path, capsys):
+    code, result = run(tmp_path, p5_node(tmp_path))
+    assert code == 0 and result["outcome"] == "healthy", result
+    assert statuses(result) == {
+        "GPU count": "pass",
+        "nvidia-smi": "pass",
+        "persistence mode": "pass",
+        "ECC and row remapping": "pass",
+        "Xid": "pass",
+        "fabric manager": "pass",
+        "EFA devices": "pass",
+        "EFA ports": "pass",
+        "Neuron devices": "not judged",
+        "neuron-ls": "not judged",
+        "filesystems": "pass",
+        "disk space": "pass",
+        "memory": "pass",
+    }
+    out, err = capsys.readouterr()
+    assert json.loads(out)["outcome"] == "healthy" and "ml-c1: healthy (quick" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "detail"),
+    [
+        (
+            {QUERY: (0, "0, NVIDIA H100 80GB HBM3, 570.1, 00000000:53:00.0\n")},
+            "nvidia-smi",
+            "1 GPUs answer, driver 570.1",
+        ),
+        ({ECC: (0, "0, 0, No, Yes\n1, 0, No, No\n")}, "ECC and row remapping", "GPU 0: row remapping failed"),
+        ({ECC: (0, "0, 3, Yes, No\n")}, "ECC and row remapping", "GPU 0: a row remap waits for a GPU reset"),
+        ({PERSISTENCE: (0, "0, Enabled\n1, Disabled\n")}, "persistence mode", "off on GPU 1"),
+        ({("systemctl", "is-active", "nvidia-fabricmanager"): (3, "failed\n")}, "fabric manager", "is failed"),
+    ],
+)
+def test_each_bad_reading_fails_its_check(tmp_path, change, check, detail):
+    code, result = run(tmp_path, p5_node(tmp_path, {**p5_answers(), **change}))
+    failed = {c["name"]: c for c in result["checks"] if c["status"] == "fail"}
+    assert list(failed) == [check] and detail in failed[check]["detail"]
+    monitor_only = failed[check]["severity"] == "monitor"
+    assert code == (0 if monitor_only else 1)
+
+
+def test_xid_takes_the_worst_xids_severity(tmp_path):
+    log = (READINGS / "kernel-log-xid.txt").read_text()
+    code, result = run(tmp_path, p5_node(tmp_path, {**p5_answers(), JOURNAL: (0, log)}))
+    assert code == 1
+    check = next(c for c in result["checks"] if c["name"] == "Xid")
+    assert (check["status"], check["severity"]) == ("fail", "reboot") and "Xid 79 on 0000:64:00" in check["detail"]
+    only_app = log.splitlines()[0] + "\n"
+    _, result = run(tmp_path, p5_node(tmp_path / "app", {**p5_answers(), JOURNAL: (0, only_app)}))
+    assert next(c for c in result["checks"] if c["name"] == "Xid")["status"] == "pass"
+
+
+def test_the_node_itself_fails_its_checks(tmp_path):
+    node = p5_node(tmp_path, ports=31, port_state="1: DOWN", mounts=())
+    code, result = run(tmp_path, node)
+    checks = {c["name"]: c for c in result["checks"]}
+    assert code == 1
+    assert checks["EFA ports"]["status"] == "fail" and "rdmap0s0 1: DOWN" in checks["EFA ports"]["detail"]
+    assert checks["filesystems"]["detail"] == "not mounted: /fsx"
+
+
+def test_a_check_that_hangs_is_killed_and_drains_nothing(tmp_path):
+    answers = {**p5_answers(), ECC: subprocess.TimeoutExpired("nvidia-smi", 10)}
+    code, result = run(tmp_path, p5_node(tmp_path, answers))
+    check = next(c for c in result["checks"] if c["name"] == "ECC and row remapping")
+    assert (check["status"], check["detail"]) == ("could not check", "nvidia-smi timed out after 10 s")
+    assert code == 2 and result["outcome"] == "could not check"
+
+
+def test_a_required_check_that_could_not_run_makes_the_node_unhealthy(tmp_path):
+    answers = {**p5_answers(), ECC: subprocess.TimeoutExpired("nvidia-smi", 10)}
+    config = p5_config(tmp_path, required=["ECC and row remapping"])
+    code, result = run(tmp_path, p5_node(tmp_path, answers), config=config)
+    assert code == 1 and result["outcome"] == "unhealthy"
+
+
+def test_missing_tools_are_could_not_check(tmp_path):
+    code, result = run(tmp_path, p5_node(tmp_path, {}))
+    assert statuses(result)["nvidia-smi"] == "could not check" and code == 2
+    assert statuses(result)["GPU count"] == "pass"  # the bus is read without any tool
+
+
+def test_the_tier_budget_stops_the_rest(tmp_path):
+    ticks = iter(range(0, 1000, 20))
+    node = p5_node(tmp_path)
+    config = p5_config(tmp_path, budget_s={"quick": 50})
+    state = tmp_path / "state"
+    health_program.main(["--config", str(config), "--state-dir", str(state)], node=node, clock=lambda: next(ticks))
+    result = json.loads((state / "last.json").read_text())
+    assert "the budget of 50 s ran out" in [c["detail"] for c in result["checks"]][-1]
+
+
+def test_one_check_by_name_and_the_list(tmp_path, capsys):
+    code, result = run(tmp_path, p5_node(tmp_path), "--check", "GPU count")
+    assert code == 0 and [c["name"] for c in result["checks"]] == ["GPU count"]
+    assert health_program.main(["--list"]) == 0
+    assert "DCGM diagnostics level 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(["--check", "GPU cont"], "no check named 'GPU cont'"), (["--config", "/nonexistent.json"], "cannot read")],
+)
+def test_bad_input_is_refused_before_anything_runs(tmp_path, capsys, args, says):
+    node = p5_node(tmp_path)
+    code = health_program.main(
+        ["--config", str(p5_config(tmp_path)), "--state-dir", str(tmp_path / "s"), *args], node=node
+    )
+    assert code == health_program.BAD_INPUT and says in capsys.readouterr().err
+    assert node.runner.calls == [] and not (tmp_path / "s").exists()
+
+
+def test_an_unknown_tier_is_refused():
+    with pytest.raises(SystemExit):
+        health_program.parser().parse_args(["--tier", "deeper"])
+    with pytest.raises(ValueError, match="no tier 'deeper'"):
+        health_program.select("deeper")
+
+
+def test_a_cpu_node_runs_only_what_applies(tmp_path):
+    root = sysfs.build("cpu", tmp_path / "root")
+    (root / "sys").mkdir()
+    (root / "bus").rename(root / "sys" / "bus")
+    config = tmp_path / "health.json"
+    config.write_text(json.dumps({"expected": {"instance_type": None, "record": None}, "settings": {}}))
+    code, result = run(tmp_path, health_program.Node(str(root), Runner({})), config=config)
+    assert code == 0 and {c["status"] for c in result["checks"]} == {"not judged"}
+
+
+def test_state_and_history_are_kept_and_bounded(tmp_path):
+    node = p5_node(tmp_path)
+    for _ in range(3):
+        run(tmp_path, node)
+    history = (tmp_path / "state" / "history.jsonl").read_text().splitlines()
+    assert len(history) == 3 and json.loads(history[-1])["outcome"] == "healthy"
+
+
+def slurm_answers(line):
+    return {("scontrol", "-o", "show", "node"): (0, (SLURM / line).read_text())}
+
+
+ONE_GPU = (0, "0, NVIDIA H100 80GB HBM3, 580.126.20, 00000000:53:00.0\n")
+REASON = "ml_cluster: nvidia-smi: 1 GPUs answer, driver 580.126.20; 8 expected, driver 580.126.20"
+
+
+def test_slurm_mode_asks_for_the_reboot_the_failed_check_calls_for(tmp_path):
+    reboot = ("scontrol", "reboot", "ASAP", "nextstate=RESUME", f"reason={REASON}", "ml-c1")
+    answers = {**p5_answers(), **slurm_answers("idle.txt"), QUERY: ONE_GPU, reboot: (0, "")}
+    node = p5_node(tmp_path, answers)
+    code, result = run(tmp_path, node, "--slurm")
+    assert code == 1 and result["slurm"]["action"] == "reboot" and result["slurm"]["done"] is True
+    assert node.runner.calls[-1] == reboot
+
+
+def test_slurm_mode_drains_and_resumes_what_it_owns(tmp_path):
+    drain = ("scontrol", "update", "NodeName=ml-c1", "State=DRAIN", "Reason=ml_cluster: EFA ports: rdmap0s0 1: DOWN")
+    answers = {**p5_answers(), **slurm_answers("idle.txt"), drain: (0, "")}
+    node = p5_node(tmp_path, answers, port_state="1: DOWN", ports=1)
+    _, result = run(tmp_path, node, "--slurm", "--check", "EFA ports")
+    assert result["slurm"]["argv"] == list(drain) and result["slurm"]["done"] is True
+    resume = ("scontrol", "update", "NodeName=ml-c1", "State=RESUME")
+    healthy = p5_node(tmp_path / "again", {**p5_answers(), **slurm_answers("drained-by-us.txt"), resume: (0, "")})
+    code, result = run(tmp_path, healthy, "--slurm", "--check", "GPU count")
+    assert code == 0 and result["slurm"]["action"] == "resume" and healthy.runner.calls[-1] == resume
+
+
+def test_a_reboot_slurm_refuses_becomes_a_drain(tmp_path):
+    # Slurm without a RebootProgram answers "RebootProgram isn't defined" (the local cluster's, recorded)
+    reboot = ("scontrol", "reboot", "ASAP", "nextstate=RESUME", f"reason={REASON}", "ml-c1")
+    drain = ("scontrol", "update", "NodeName=ml-c1", "State=DRAIN", f"Reason={REASON}")
+    refused = (1, "scontrol: error: RebootProgram isn't defined\n")
+    answers = {**p5_answers(), **slurm_answers("idle.txt"), QUERY: ONE_GPU, reboot: refused, drain: (0, "")}
+    node = p5_node(tmp_path, answers)
+    _, result = run(tmp_path, node, "--slurm")
+    assert result["slurm"]["action"] == "drain" and result["slurm"]["done"] is True
+    assert "RebootProgram isn't defined" in result["slurm"]["error"] and node.runner.calls[-1] == drain
+
+
+def test_a_failed_scontrol_is_reported_not_hidden(tmp_path):
+    node = p5_node(tmp_path, {**p5_answers(), **slurm_answers("idle.txt"), QUERY: ONE_GPU})
+    _, result = run(tmp_path, node, "--slurm")
+    assert result["slurm"]["done"] is False and "scontrol is not installed" in result["slurm"]["error"]
+
+
+def test_prolog_mode_never_calls_slurm(tmp_path):
+    answers = {**p5_answers(), ECC: (0, "0, 0, No, Yes\n")}
+    node = p5_node(tmp_path, answers)
+    code, _ = run(tmp_path, node, "--prolog")
+    assert code == 1 and not any(call[0] == "scontrol" for call in node.runner.calls)
+
+
+def test_a_trn2_node_is_judged_by_its_bus_and_neuron_ls(tmp_path):
+    root = sysfs.build("trn2.48xlarge", tmp_path / "root")
+    (root / "sys").mkdir()
+    (root / "bus").rename(root / "sys" / "bus")
+    (root / "dev").mkdir()
+    for i in range(16):
+        (root / "dev" / f"neuron{i}").write_text("")
+    record = hardware.expected("trn2.48xlarge")
+    expected = {"instance_type": "trn2.48xlarge", "record": record, "efa_count": 16, "efa_rule": "max"}
+    config = tmp_path / "health.json"
+    config.write_text(json.dumps({"expected": expected, "settings": {}}))
+    neuron_ls = ("/opt/aws/neuron/bin/neuron-ls", "--json-output")
+    answers = {neuron_ls: (0, (READINGS / "neuron-ls-trn2.48xlarge.json").read_text())}
+    code, result = run(tmp_path, health_program.Node(str(root), Runner(answers)), "--check", "neuron-ls", config=config)
+    assert code == 0 and result["checks"][0]["detail"] == "16 devices of [4] NeuronCores, 16 on the PCI bus"
+    answers = {neuron_ls: (0, (READINGS / "neuron-ls-truncated.json").read_text())}
+    code, result = run(tmp_path, health_program.Node(str(root), Runner(answers)), "--check", "neuron-ls", config=config)
+    assert code == 2 and "could not read the output" in result["checks"][0]["detail"]
+    code, result = run(tmp_path, health_program.Node(str(root), Runner({})), "--check", "Neuron devices", config=config)
+    assert code == 0 and result["checks"][0]["status"] == "pass"

@@ -1,0 +1,125 @@
+"""What the health checker may do to a Slurm node (plugins/module_utils/slurm_nodes.py), on
+`scontrol -o show node` lines recorded from the local cluster's Slurm 22.05 (tests/fixtures/slurm/)."""
+
+from pathlib import Path
+
+import pytest
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import slurm_nodes
+
+SLURM = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"
+
+
+def node(name):
+    return slurm_nodes.parse_node((SLURM / f"{name}.txt").read_text())
+
+
+def result(*checks):
+    return {"checks": list(checks)}
+
+
+def failed(name="GPU count", detail="7 on the PCI bus, p5.48xlarge has 8", level="isolate"):
+    return {"name": name, "status": "fail", "detail": detail, "severity": level}
+
+
+PASSED = {"name": "GPU count", "status": "pass", "detail": "8", "severity": "isolate"}
+UNCHECKED = {"name": "EFA ports", "status": "could not check", "detail": "timed out after 5 s", "severity": "isolate"}
+
+
+def test_recorded_lines_parse():
+    assert node("idle") == {"name": "ml-c1", "state": "IDLE", "flags": [], "reason": None}
+    ours = node("drained-by-us")
+    assert (ours["state"], ours["flags"]) == ("IDLE", ["DRAIN"])
+    assert ours["reason"] == "ml_cluster: GPU count: 7 on the PCI bus, p5.48xlarge has 8"
+    assert node("drained-by-a-person")["reason"] == "bad DIMM, ticket 4711"
+    assert "REBOOT_REQUESTED" in node("reboot-requested")["flags"]
+    assert node("draining")["state"] == "MIXED"
+
+
+def test_garbage_is_refused():
+    with pytest.raises(ValueError, match="not scontrol's node line"):
+        slurm_nodes.parse_node("Node ml-c9 not found\n")
+
+
+def test_a_failed_check_drains_a_healthy_node_with_the_owners_reason():
+    decision = slurm_nodes.decide(node("idle"), result(failed()))
+    assert decision["action"] == "drain"
+    assert decision["argv"] == [
+        "scontrol",
+        "update",
+        "NodeName=ml-c1",
+        "State=DRAIN",
+        "Reason=ml_cluster: GPU count: 7 on the PCI bus, p5.48xlarge has 8",
+    ]
+
+
+def test_a_passing_node_we_drained_is_resumed():
+    decision = slurm_nodes.decide(node("drained-by-us"), result(PASSED))
+    assert decision["action"] == "resume"
+    assert decision["argv"] == ["scontrol", "update", "NodeName=ml-c1", "State=RESUME"]
+
+
+@pytest.mark.parametrize("checks", [[PASSED], [failed()]])
+def test_a_node_a_person_drained_is_never_touched(checks):
+    decision = slurm_nodes.decide(node("drained-by-a-person"), result(*checks))
+    assert decision["action"] == "none" and "drained by someone else" in decision["why"]
+
+
+@pytest.mark.parametrize("checks", [[PASSED], [failed()]])
+def test_a_node_slurm_is_rebooting_is_left_to_slurm(checks):
+    assert slurm_nodes.decide(node("reboot-requested"), result(*checks))["action"] == "none"
+
+
+def test_a_check_that_could_not_run_drains_nothing_unless_required():
+    assert slurm_nodes.decide(node("idle"), result(PASSED, UNCHECKED))["action"] == "none"
+    required = slurm_nodes.decide(node("idle"), result(PASSED, UNCHECKED), required=["EFA ports"])
+    assert required["action"] == "drain" and "EFA ports: timed out after 5 s" in required["why"]
+
+
+def test_reboot_severity_asks_slurm_for_a_reboot_that_resumes():
+    decision = slurm_nodes.decide(node("idle"), result(failed("fabric manager", "inactive", "reboot")))
+    assert decision["argv"] == [
+        "scontrol",
+        "reboot",
+        "ASAP",
+        "nextstate=RESUME",
+        "reason=ml_cluster: fabric manager: inactive",
+        "ml-c1",
+    ]
+
+
+def test_the_worst_severity_decides_and_monitor_alone_drains_nothing():
+    monitor = failed("persistence mode", "off on GPU 3", "monitor")
+    assert slurm_nodes.decide(node("idle"), result(monitor))["action"] == "none"
+    both = slurm_nodes.decide(node("idle"), result(monitor, failed("Xid", "79 on GPU 3", "isolate")))
+    assert both["action"] == "drain"
+    assert "persistence mode: off on GPU 3; Xid: 79 on GPU 3" in both["why"]
+
+
+def test_a_node_drained_already_for_the_same_reason_is_left():
+    assert slurm_nodes.decide(node("drained-by-us"), result(failed()))["action"] == "none"
+    again = slurm_nodes.decide(node("drained-by-us"), result(failed("EFA devices", "31 of 32")))
+    assert again["action"] == "drain" and again["why"] == "ml_cluster: EFA devices: 31 of 32"
+
+
+def test_a_draining_node_keeps_its_jobs_and_its_reason():
+    # MIXED+DRAIN: a job still runs and finishes; the reason is a person's, so nothing is done
+    draining = node("draining")
+    assert (draining["state"], draining["flags"], draining["reason"]) == ("MIXED", ["DRAIN"], "maintenance")
+    for checks in ([PASSED], [failed()]):
+        assert slurm_nodes.decide(draining, result(*checks))["action"] == "none"
+
+
+def test_long_reasons_are_cut_and_quotes_replaced():
+    reason = slurm_nodes.reason_for([failed(detail='x"' * 300)])
+    assert len(reason) == slurm_nodes.REASON_LIMIT and reason.endswith("...") and '"' not in reason
+
+
+def test_this_hosts_node_is_found_by_name_or_by_host():
+    lines = (SLURM / "idle.txt").read_text()
+    pcluster = lines.replace("NodeName=ml-c1", "NodeName=compute-st-p5-1").replace(
+        "NodeHostName=ml-c1", "NodeHostName=ip-10-0-0-7"
+    )
+    assert slurm_nodes.find_node(lines, "ml-c1.cluster.local")["name"] == "ml-c1"
+    assert slurm_nodes.find_node(pcluster, "ip-10-0-0-7")["name"] == "compute-st-p5-1"
+    with pytest.raises(ValueError, match="no Slurm node named ml-c9"):
+        slurm_nodes.find_node(lines, "ml-c9")
