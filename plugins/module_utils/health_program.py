@@ -18,6 +18,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,29 +31,57 @@ EXIT = {"healthy": 0, "unhealthy": 1, "could not check": 2}
 BAD_INPUT = 64
 TIERS = ("quick", "standard", "deep")
 HISTORY_LINES = 200
+PROLOG_RECORD = "prolog.json"
+# Seconds each scontrol command may take.
+SLURM_TIMEOUT = 10
 
 
 class CouldNotCheck(Exception):
     """The check could not run: a tool missing, a command that failed or timed out, output unreadable."""
 
 
+def run_in_own_group(argv, timeout, stdin=None):
+    """subprocess.run in a session of its own, so that a timeout kills what the command started too
+    (a wrapper script's children would otherwise outlive it)."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 class Node:
     """What the node shows: commands with timeouts, and files under root (a fixture tree in tests)."""
 
-    def __init__(self, root="/", runner=subprocess.run):
+    def __init__(self, root="/", runner=run_in_own_group):
         self.root, self.runner = root, runner
 
     def path(self, path):
         return os.path.join(self.root, path.lstrip("/"))
 
-    def run(self, argv, timeout):
-        """stdout of argv; CouldNotCheck where it is missing, fails or outlives timeout."""
+    def call(self, argv, timeout, stdin=None):
+        """The finished command, whatever its exit status; CouldNotCheck where it is missing or
+        outlives timeout."""
         try:
-            done = self.runner(argv, capture_output=True, text=True, timeout=timeout, check=False)
+            return self.runner(argv, timeout, stdin)
         except FileNotFoundError as error:
             raise CouldNotCheck(f"{argv[0]} is not installed") from error
         except subprocess.TimeoutExpired as error:
-            raise CouldNotCheck(f"{argv[0]} timed out after {timeout:g} s") from error
+            raise CouldNotCheck(f"{argv[0]} timed out after {timeout:g} s (killed)") from error
+
+    def run(self, argv, timeout, stdin=None):
+        """stdout of argv; CouldNotCheck where it is missing, fails or outlives timeout."""
+        done = self.call(argv, timeout, stdin)
         if done.returncode != 0:
             raise CouldNotCheck(f"{argv[0]} exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]}")
         return done.stdout
@@ -210,6 +239,20 @@ def check_neuron_ls(node, expected, settings, timeout):
     return (PASS if ok else FAIL), f"{reading['devices']} devices of {cores} NeuronCores, {found} on the PCI bus"
 
 
+def check_munge(node, expected, settings, timeout):
+    """A credential made and decoded through this node's munged, as slurmd and every job step need:
+    munged stopped, its key changed, or the clock skewed beyond munge's TTL fail it."""
+    made = node.call(["munge", "-n"], timeout)
+    if made.returncode != 0:
+        return FAIL, f"munge -n: {(made.stderr or made.stdout).strip()[:200]}"
+    decoded = node.call(["unmunge"], timeout, stdin=made.stdout)
+    lines = decoded.stdout.splitlines()
+    status = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("STATUS:")), "")
+    if decoded.returncode == 0 and status.startswith("Success"):
+        return PASS, "a credential made and decoded"
+    return FAIL, f"unmunge: {status or (decoded.stderr or decoded.stdout).strip()[:200]}"
+
+
 def check_mounts(node, expected, settings, timeout):
     wanted = settings.get("mounts") or []
     if not wanted:
@@ -268,9 +311,10 @@ def _parse(parse, text):
 
 
 # The catalogue, as data. needs: what the node must have for the check to apply (gpu, nvswitch, efa,
-# neuron, or None for every node); timeout in seconds; severity -> action: isolate (drain, replace the
-# instance), reboot (scontrol reboot, then resume), reset (drain for a GPU reset), monitor (report
-# only; never drains, never fails the exit code). A failed Xid check takes the worst Xid's (xid.py).
+# neuron, munge: a munge key, as every Slurm node has; None: every node); timeout in seconds;
+# severity -> action: isolate (drain, replace the instance), reboot (scontrol reboot, then resume),
+# reset (drain for a GPU reset), monitor (report only; never drains, never fails the exit code).
+# A failed Xid check takes the worst Xid's (xid.py).
 FIELDS = ("name", "tier", "needs", "timeout", "severity", "run")
 CATALOGUE = tuple(
     dict(zip(FIELDS, row, strict=True))
@@ -285,6 +329,7 @@ CATALOGUE = tuple(
         ("EFA ports", "quick", "efa", 5, "isolate", check_efa_ports),
         ("Neuron devices", "quick", "neuron", 5, "isolate", check_neuron_count),
         ("neuron-ls", "quick", "neuron", 10, "reboot", check_neuron_ls),
+        ("munge", "quick", "munge", 5, "reboot", check_munge),
         ("filesystems", "quick", None, 5, "isolate", check_mounts),
         ("disk space", "quick", None, 10, "isolate", check_disk),
         ("memory", "quick", None, 2, "monitor", check_memory),
@@ -292,7 +337,8 @@ CATALOGUE = tuple(
         ("DCGM diagnostics level 3", "deep", "gpu", 3600, "isolate", check_dcgm(3)),
     )
 )
-NEEDS = {"gpu": "GPU", "nvswitch": "NVSwitch", "efa": "EFA device", "neuron": "Neuron device"}
+NEEDS = {"gpu": "GPU", "nvswitch": "NVSwitch", "efa": "EFA device", "neuron": "Neuron device", "munge": "munge key"}
+MUNGE_KEY = "/etc/munge/munge.key"
 # Seconds the quick tier may take in all: under the prolog timeout the Slurm role sets.
 BUDGET = {"quick": 30, "standard": 1800, "deep": 7200}
 
@@ -305,6 +351,8 @@ def applies(check, expected, node):
     record = expected.get("record") or {}
     if needs == "nvswitch":
         return bool(expected.get("nvswitch"))
+    if needs == "munge":
+        return os.path.exists(node.path(MUNGE_KEY))
     key = {"gpu": "gpu_count", "efa": "efa_count", "neuron": "neuron_device_count"}[needs]
     if expected.get(key) if needs == "efa" else record.get(key):
         return True
@@ -389,15 +437,38 @@ def remember(state_dir, result):
         f.writelines(lines)
 
 
-def apply_to_slurm(node, name, result, required, timeout=10):
+def remember_prolog(state_dir, result, job=None):
+    """What the prolog found, for the health checker to know Slurm's "Prolog error" as its own: kept
+    while the prolog fails, removed once it passes."""
+    path = os.path.join(state_dir, PROLOG_RECORD)
+    if result["outcome"] != "unhealthy":
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    failed = slurm_nodes.failing(result, result.get("required", ()))
+    record = {"time": result["time"], "job": job, "reason": slurm_nodes.reason_for(failed)}
+    os.makedirs(state_dir, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(record, f, sort_keys=True)
+
+
+def read_prolog(state_dir):
+    try:
+        with open(os.path.join(state_dir, PROLOG_RECORD), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def apply_to_slurm(node, name, result, required, prolog=None):
     """Reads this node's Slurm state, decides, and runs the one scontrol command decided on."""
-    lines = node.run(["scontrol", "-o", "show", "node"], timeout)
+    lines = node.run(["scontrol", "-o", "show", "node"], SLURM_TIMEOUT)
     found = slurm_nodes.find_node(lines, name)
     result["node"] = found["name"]
-    decision = slurm_nodes.decide(found, result, required)
+    decision = slurm_nodes.decide(found, result, required, prolog)
     if decision["argv"]:
         try:
-            node.run(decision["argv"], timeout)
+            node.run(decision["argv"], SLURM_TIMEOUT)
             decision["done"] = True
         except CouldNotCheck as error:
             decision.update(done=False, error=str(error))
@@ -405,7 +476,7 @@ def apply_to_slurm(node, name, result, required, timeout=10):
         # Slurm refuses a reboot where no RebootProgram is set: drained instead, never left in service
         drain = slurm_nodes.drain_argv(found["name"], decision["why"])
         try:
-            node.run(drain, timeout)
+            node.run(drain, SLURM_TIMEOUT)
             decision.update(action="drain", argv=drain, done=True)
         except CouldNotCheck as error:
             decision["error"] += f"; and the drain: {error}"
@@ -472,10 +543,17 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     }
     if args.slurm:
         try:
-            result["slurm"] = apply_to_slurm(node, name, result, required)
+            result["slurm"] = apply_to_slurm(node, name, result, required, read_prolog(args.state_dir))
         except (CouldNotCheck, ValueError) as error:
             result["slurm"] = {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
+        if result["slurm"].get("adopted") and result["slurm"].get("done"):
+            remember_prolog(args.state_dir, {"outcome": "taken over"})
+    if args.prolog:
+        remember_prolog(args.state_dir, {**result, "required": required}, os.environ.get("SLURM_JOB_ID"))
     remember(args.state_dir, result)
     print(json.dumps(result, sort_keys=True))
     print(summary(result), file=sys.stderr)
+    if args.prolog:
+        # a prolog's non-zero exit drains the node: only a failure that acts, never a check that could not run
+        return EXIT["unhealthy"] if result["outcome"] == "unhealthy" else EXIT["healthy"]
     return EXIT[result["outcome"]]

@@ -6,6 +6,9 @@ ownership of reasons, ../shared/reference/operations.md section 1):
 - A node a person drained (any other reason) is never resumed, and its reason never replaced.
 - A node in a reboot Slurm is carrying out (REBOOT_REQUESTED, REBOOT_ISSUED) is left alone.
 - A check that could not run drains nothing unless it is marked required.
+- A node Slurm drained for a failed prolog ("Prolog error") is the checker's when its own prolog
+  failed there just before (the record the prolog left on the node): it then re-drains it with the
+  failed checks as the reason, or resumes it once they pass. Any other "Prolog error" is left alone.
 - Reboot severity goes through `scontrol reboot ASAP nextstate=RESUME reason=...`, which keeps the
   node out until it is back and then returns it; isolate and reset drain (running jobs finish: a
   drain kills none).
@@ -14,29 +17,45 @@ ownership of reasons, ../shared/reference/operations.md section 1):
 from __future__ import annotations
 
 import re
+import time
 
 OWNER = "ml_cluster:"
 # Slurm's reason field is short in practice; sinfo shows 20 characters by default, scontrol all.
 REASON_LIMIT = 200
 REBOOTING = ("REBOOT_REQUESTED", "REBOOT_ISSUED")
+# The reason slurmctld gives a node whose prolog exited non-zero.
+PROLOG_ERROR = "Prolog error"
+# How long after our prolog failed Slurm's "Prolog error" may be dated and still be ours (seconds; a
+# little before too, for clocks a second or two apart).
+ADOPT_WINDOW = (-120, 600)
 SEVERITY_ORDER = ("monitor", "reset", "reboot", "isolate")
 
 
 def parse_node(text):
-    """{name, state, flags, reason} from `scontrol -o show node NAME` (one line of Key=Value)."""
+    """{name, state, flags, reason, reason_time} from `scontrol -o show node NAME` (one line of
+    Key=Value); reason_time is the epoch of the [user@time] Slurm adds to a reason, or None."""
     line = text.strip()
     name = re.search(r"(?:^|\s)NodeName=(\S+)", line)
     state = re.search(r"(?:^|\s)State=(\S+)", line)
     if not name or not state:
         raise ValueError(f"not scontrol's node line: {line[:120]!r}")
-    reason = re.search(r"(?:^|\s)Reason=(.*?)(?:\s\[[^\]]*\])?(?=\s[A-Z][A-Za-z]+=|$)", line)
+    reason = re.search(r"(?:^|\s)Reason=(.*?)(?:\s\[([^\]@]*)@([^\]]*)\])?(?=\s[A-Z][A-Za-z]+=|$)", line)
     base, *flags = state.group(1).split("+")
     return {
         "name": name.group(1),
         "state": base.rstrip("*~#!%$@^-"),
         "flags": flags,
         "reason": reason.group(1).strip() if reason and reason.group(1) not in ("", "(null)") else None,
+        "reason_time": _epoch(reason.group(3)) if reason and reason.group(3) else None,
     }
+
+
+def _epoch(stamp):
+    """Slurm's local-time stamp (2026-12-07T20:40:01) as seconds since the epoch, or None."""
+    try:
+        return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
 
 
 def find_node(text, hostname):
@@ -80,15 +99,28 @@ def severity(checks):
     return max((c.get("severity", "isolate") for c in checks), key=SEVERITY_ORDER.index, default=None)
 
 
-def decide(node, result, required=()):
-    """{action: drain | reboot | resume | none, argv (the scontrol command, or None), why}."""
+def adopted(node, prolog):
+    """Whether Slurm's "Prolog error" drain on this node follows our prolog's failure there (prolog:
+    the record ml-health --prolog left, {time, ...}, or None)."""
+    if node["reason"] != PROLOG_ERROR or not drained(node) or not prolog or node["reason_time"] is None:
+        return False
+    low, high = ADOPT_WINDOW
+    return low <= node["reason_time"] - prolog["time"] <= high
+
+
+def decide(node, result, required=(), prolog=None):
+    """{action: drain | reboot | resume | none, argv (the scontrol command, or None), why, adopted}."""
     name = node["name"]
     if any(flag in REBOOTING for flag in node["flags"]):
         return _none(f"{name} is rebooting ({'+'.join(node['flags'])}): Slurm returns it")
-    if drained(node) and not ours(node):
+    adopt = adopted(node, prolog)
+    if drained(node) and not (ours(node) or adopt):
         return _none(f"{name} was drained by someone else ({node['reason'] or 'no reason'}): left as it is")
     bad = failing(result, required)
-    return _unhealthy(node, bad) if bad else _healthy(node)
+    decision = _unhealthy(node, bad) if bad else _healthy(node)
+    if adopt:
+        decision["why"] = f"{decision['why']} (Slurm's Prolog error followed our prolog's failure)"
+    return {**decision, "adopted": adopt}
 
 
 def _healthy(node):

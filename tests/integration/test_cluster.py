@@ -6,7 +6,9 @@ failing job are refused with messages that name the problem."""
 
 import json
 import math
+import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -465,3 +467,89 @@ def test_a_node_a_person_drained_stays_drained(demo):
         assert last["outcome"] == "healthy" and "drained by someone else" in last["slurm"]["why"]
     finally:
         run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c2", "State=RESUME"])
+
+
+def set_mounts(node, mounts):
+    config = "/etc/ml_cluster/health.json"
+    script = (
+        f"import json; c = json.load(open({config!r})); c['settings']['mounts'] = {mounts!r}; "
+        f"json.dump(c, open({config!r}, 'w'))"
+    )
+    run(["docker", "exec", node, "python3", "-c", script])
+
+
+def swap_in(node, path, text):
+    """Puts a script at path on node, keeping the original beside it for restore()."""
+    run(["docker", "exec", node, "cp", "-a", path, f"{path}.orig"])
+    with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:
+        f.write(text)
+        f.flush()
+        os.chmod(f.name, 0o755)
+        run(["docker", "cp", f.name, f"{node}:{path}"])
+
+
+def restore(node, path):
+    run(["docker", "exec", node, "sh", "-c", f"[ ! -e {path}.orig ] || mv -f {path}.orig {path}"])
+
+
+@pytest.mark.integration
+def test_the_prolog_keeps_a_job_off_a_failing_node_and_the_checker_takes_the_drain_over(demo):
+    """The quick tier as the prolog (Prolog=/etc/slurm/prolog.d/*, PrologFlags=Alloc): ml-c1 fails it
+    at a job's start, so Slurm drains ml-c1 ("Prolog error") and requeues the job. The checker is held
+    off ml-c1 meanwhile, so the prolog meets the fault first; once it runs again it puts the failed
+    check in the reason, and resumes the node when the fault is gone."""
+    launcher = "/usr/local/sbin/ml-health-slurm"
+    job = None
+    try:
+        swap_in("ml-c1", launcher, "#!/bin/sh\nexit 0\n")
+        set_mounts("ml-c1", ["/fsx", "/scratch"])
+        job = run(["docker", "exec", "ml-head", "sbatch", "--parsable", "-N1", "-w", "ml-c1", "--wrap", "hostname"])
+        job = job.stdout.strip()
+        state, reason, _ = wait_for("ml-c1", lambda s, r: "DRAIN" in s, timeout=30)
+        assert "DRAIN" in state and reason == "Prolog error", (state, reason)
+        record = json.loads(run(["docker", "exec", "ml-c1", "cat", "/var/lib/ml_cluster/health/prolog.json"]).stdout)
+        assert record == {**record, "job": job, "reason": "ml_cluster: filesystems: not mounted: /scratch"}
+        log = run(["docker", "exec", "ml-c1", "tail", "-n", "20", "/var/log/slurm/slurmd.log"]).stdout
+        assert "fail  filesystems: not mounted: /scratch" in log  # the prolog's summary, for the operator
+        pending = run(["docker", "exec", "ml-head", "squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip()
+        assert pending == "PENDING"  # requeued, not held, not failed
+        assert run(["docker", "exec", "ml-head", "srun", "-N1", "-w", "ml-c2", "hostname"]).stdout.strip() == "ml-c2"
+        restore("ml-c1", launcher)
+        state, reason, _ = wait_for("ml-c1", lambda s, r: r and r.startswith("ml_cluster:"))
+        assert reason == "ml_cluster: filesystems: not mounted: /scratch" and "DRAIN" in state, (state, reason)
+    finally:
+        restore("ml-c1", launcher)
+        set_mounts("ml-c1", ["/fsx"])
+        if job:
+            run(["docker", "exec", "ml-head", "scancel", job])
+    state, reason, _ = wait_for("ml-c1", lambda s, r: "DRAIN" not in s)
+    assert "DRAIN" not in state and reason is None, (state, reason)
+    assert run(["docker", "exec", "ml-c1", "ls", "/var/lib/ml_cluster/health"]).stdout.split() == [
+        "history.jsonl",
+        "last.json",
+    ]
+
+
+@pytest.mark.integration
+def test_a_check_that_hangs_is_killed_and_drains_nothing(demo):
+    """unmunge on ml-c2 made to hang (a wrapper whose child sleeps): the munge check times out, is
+    killed with its child, reports could not check, and the node stays in service."""
+    unmunge = "/usr/bin/unmunge"
+    try:
+        swap_in("ml-c2", unmunge, "#!/bin/sh\nsleep 600 &\nwait\n")
+        start = time.monotonic()
+        while time.monotonic() - start < 45:
+            last = json.loads(run(["docker", "exec", "ml-c2", "cat", "/var/lib/ml_cluster/health/last.json"]).stdout)
+            munge = next(c for c in last["checks"] if c["name"] == "munge")
+            if munge["status"] == "could not check":
+                break
+            time.sleep(2)
+        assert munge["status"] == "could not check" and munge["detail"] == "unmunge timed out after 5 s (killed)"
+        assert last["outcome"] == "could not check" and last["slurm"]["action"] == "none"
+        state, _, _ = wait_for("ml-c2", lambda s, r: False, timeout=20)  # one more interval
+        assert "DRAIN" not in state
+        assert run(["docker", "exec", "ml-head", "srun", "-N1", "-w", "ml-c2", "hostname"]).stdout.strip() == "ml-c2"
+        sleepers = run(["docker", "exec", "ml-c2", "pgrep", "-f", "sleep 600"], check=False).stdout.split()
+        assert len(sleepers) <= 1  # at most the one a run in progress holds, never one per run
+    finally:
+        restore("ml-c2", unmunge)

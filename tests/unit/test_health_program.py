@@ -3,10 +3,13 @@
 and what it does to Slurm."""
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from ansible_collections.awsome.ml_cluster.plugins.filter.health import health_problems
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import hardware, health_program
 
 from tests.fixtures import sysfs
@@ -29,7 +32,7 @@ class Runner:
     def __init__(self, answers):
         self.answers, self.calls = dict(answers), []
 
-    def __call__(self, argv, capture_output, text, timeout, check):
+    def __call__(self, argv, timeout, stdin=None):
         self.calls.append(tuple(argv))
         answer = self.answers.get(tuple(argv))
         if answer is None:
@@ -50,6 +53,8 @@ def p5_answers(gpus=8):
         ECC: (0, "".join(f"{i}, 0, No, No\n" for i in range(gpus))),
         JOURNAL: (0, "[    5.1] kernel: Linux version 6.1\n"),
         ("systemctl", "is-active", "nvidia-fabricmanager"): (0, "active\n"),
+        ("munge", "-n"): (0, "MUNGE:AwQFAAB...:\n"),
+        ("unmunge",): (0, (READINGS / "unmunge-success.txt").read_text()),
         ("df", "-P", "-k", "/"): (
             0,
             "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/root 100 1 99000000 1% /\n",
@@ -66,6 +71,8 @@ def p5_node(tmp_path, answers=None, ports=32, port_state="4: ACTIVE", mounts=("/
     (root / "proc").mkdir()
     (root / "proc" / "mounts").write_text("".join(f"fsx@tcp:/x {m} lustre rw 0 0\n" for m in ("/", *mounts)))
     (root / "proc" / "meminfo").write_text("MemTotal:  2097152000 kB\nMemAvailable: 1900000000 kB\n")
+    (root / "etc" / "munge").mkdir(parents=True)
+    (root / "etc" / "munge" / "munge.key").write_bytes(b"k" * 32)
     # sysfs.build writes bus/pci under root: the program reads /sys/bus/pci
     (root / "sys" / "bus").mkdir(parents=True, exist_ok=True)
     for entry in (root / "bus").iterdir():
@@ -120,6 +127,7 @@ def test_a_healthy_p5_passes_the_quick_tier(tmp_path, capsys):
         "EFA ports": "pass",
         "Neuron devices": "not judged",
         "neuron-ls": "not judged",
+        "munge": "pass",
         "filesystems": "pass",
         "disk space": "pass",
         "memory": "pass",
@@ -174,7 +182,7 @@ def test_a_check_that_hangs_is_killed_and_drains_nothing(tmp_path):
     answers = {**p5_answers(), ECC: subprocess.TimeoutExpired("nvidia-smi", 10)}
     code, result = run(tmp_path, p5_node(tmp_path, answers))
     check = next(c for c in result["checks"] if c["name"] == "ECC and row remapping")
-    assert (check["status"], check["detail"]) == ("could not check", "nvidia-smi timed out after 10 s")
+    assert (check["status"], check["detail"]) == ("could not check", "nvidia-smi timed out after 10 s (killed)")
     assert code == 2 and result["outcome"] == "could not check"
 
 
@@ -320,3 +328,120 @@ def test_a_trn2_node_is_judged_by_its_bus_and_neuron_ls(tmp_path):
     assert code == 2 and "could not read the output" in result["checks"][0]["detail"]
     code, result = run(tmp_path, health_program.Node(str(root), Runner({})), "--check", "Neuron devices", config=config)
     assert code == 0 and result["checks"][0]["status"] == "pass"
+
+
+def test_prolog_mode_exits_zero_for_a_check_that_could_not_run(tmp_path):
+    # a prolog's non-zero exit drains the node: a missing tool must not
+    hung = {**p5_answers(), ECC: subprocess.TimeoutExpired("nvidia-smi", 10)}
+    code, result = run(tmp_path, p5_node(tmp_path, hung))
+    assert (code, result["outcome"]) == (2, "could not check")
+    code, result = run(
+        tmp_path,
+        p5_node(tmp_path / "b", {**p5_answers(), ECC: subprocess.TimeoutExpired("nvidia-smi", 10)}),
+        "--prolog",
+    )
+    assert (code, result["outcome"]) == (0, "could not check")
+    assert not (tmp_path / "state" / "prolog.json").exists()
+
+
+def test_a_failed_prolog_leaves_a_record_that_a_pass_removes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    run(tmp_path, p5_node(tmp_path, {**p5_answers(), ECC: (0, "0, 0, No, Yes\n")}), "--prolog")
+    record = json.loads((tmp_path / "state" / "prolog.json").read_text())
+    assert record["job"] == "42" and record["reason"].startswith("ml_cluster: ECC and row remapping: ")
+    run(tmp_path, p5_node(tmp_path / "b"), "--prolog")
+    assert not (tmp_path / "state" / "prolog.json").exists()
+
+
+def prolog_error_answers(tmp_path, when):
+    """scontrol's line for ml-c1 drained by Slurm for a failed prolog, dated `when` seconds after the
+    prolog record the test writes."""
+    line = (SLURM / "prolog-error.txt").read_text()
+    stamp = re.search(r"Reason=Prolog error \[\w+@(\S+)\]", line).group(1)
+    reason_time = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+    state = tmp_path / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "prolog.json").write_text(json.dumps({"time": reason_time - when, "job": "7", "reason": "ml_cluster: x"}))
+    return {("scontrol", "-o", "show", "node"): (0, line)}
+
+
+def test_slurms_prolog_error_after_our_prolog_is_taken_over_and_resumed(tmp_path):
+    resume = ("scontrol", "update", "NodeName=ml-c1", "State=RESUME")
+    node = p5_node(tmp_path, {**p5_answers(), **prolog_error_answers(tmp_path, 2), resume: (0, "")})
+    code, result = run(tmp_path, node, "--slurm")
+    assert code == 0 and result["slurm"]["adopted"] and node.runner.calls[-1] == resume
+    assert "Prolog error followed our prolog" in result["slurm"]["why"]
+    assert not (tmp_path / "state" / "prolog.json").exists()
+
+
+def test_slurms_prolog_error_gets_our_reason_while_the_check_fails(tmp_path):
+    reason = "ml_cluster: ECC and row remapping: GPU 0: row remapping failed"
+    drain = ("scontrol", "update", "NodeName=ml-c1", "State=DRAIN", f"Reason={reason}")
+    answers = {**p5_answers(), **prolog_error_answers(tmp_path, 2), ECC: (0, "0, 0, No, Yes\n"), drain: (0, "")}
+    node = p5_node(tmp_path, answers)
+    code, result = run(tmp_path, node, "--slurm")
+    assert code == 1 and result["slurm"]["action"] == "drain", result["slurm"]
+    assert node.runner.calls[-1] == drain
+
+
+def test_a_prolog_error_that_is_not_ours_is_left_alone(tmp_path):
+    # our prolog failed an hour before: this Prolog error is another prolog's
+    node = p5_node(tmp_path, {**p5_answers(), **prolog_error_answers(tmp_path, 3600)})
+    code, result = run(tmp_path, node, "--slurm")
+    assert code == 0 and result["slurm"]["action"] == "none" and "drained by someone else" in result["slurm"]["why"]
+    # no record at all: the same
+    node = p5_node(tmp_path / "b", {**p5_answers(), **prolog_error_answers(tmp_path / "b", 1)})
+    (tmp_path / "b" / "state" / "prolog.json").unlink()
+    code, result = run(tmp_path / "b", node, "--slurm")
+    assert result["slurm"]["action"] == "none" and "drained by someone else" in result["slurm"]["why"]
+
+
+def munge_node(tmp_path, made, decoded):
+    answers = {**p5_answers(), ("munge", "-n"): made}
+    if decoded is not None:
+        answers[("unmunge",)] = decoded
+    return p5_node(tmp_path, answers)
+
+
+def test_munge_fails_where_munged_is_down_or_the_clock_is_skewed(tmp_path):
+    down = (6, (READINGS / "munge-no-munged.txt").read_text())
+    _, result = run(tmp_path, munge_node(tmp_path, down, None), "--check", "munge")
+    assert result["checks"][0]["status"] == "fail" and "Did you start munged?" in result["checks"][0]["detail"]
+    expired = (15, (READINGS / "unmunge-expired.txt").read_text())
+    _, result = run(tmp_path, munge_node(tmp_path / "b", (0, "MUNGE:x:\n"), expired), "--check", "munge")
+    assert result["checks"][0]["status"] == "fail"
+    assert result["checks"][0]["detail"] == "unmunge: Expired credential (15)"
+    assert result["checks"][0]["severity"] == "reboot"
+
+
+def test_munge_applies_only_where_there_is_a_munge_key(tmp_path):
+    node = p5_node(tmp_path)
+    (tmp_path / "root" / "etc" / "munge" / "munge.key").unlink()
+    _, result = run(tmp_path, node, "--check", "munge")
+    assert result["checks"][0]["status"] == "not judged" and "munge key" in result["checks"][0]["detail"]
+
+
+def test_the_real_runner_kills_what_a_hanging_command_started(tmp_path):
+    # a wrapper whose child would outlive a plain subprocess.run timeout
+    pidfile = tmp_path / "child.pid"
+    script = tmp_path / "hang.sh"
+    script.write_text(f"#!/bin/sh\nsleep 600 &\necho $! > {pidfile}\nwait\n")
+    script.chmod(0o755)
+    node = health_program.Node()
+    started = time.monotonic()
+    with pytest.raises(health_program.CouldNotCheck, match="timed out after 1 s"):
+        node.run([str(script)], 1)
+    assert time.monotonic() - started < 5
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    assert node.run(["cat"], 5, stdin="through stdin") == "through stdin"
+
+
+def test_the_roles_options_are_checked_against_the_catalogue():
+    assert health_problems(["munge", "EFA ports"], {"quick": 30}, "/etc/slurm/prolog.d") == []
+    problems = health_problems(["EFA port"], {"quick": 0, "slow": 5}, "/etc/slurm/prolog.d", slurm=False)
+    assert "no check named 'EFA port'; the checks: GPU count," in problems[0]
+    assert problems[1] == "health_budget_s: no tier 'slow'; the tiers: quick, standard, deep."
+    assert problems[2] == "health_budget_s.quick must be a positive number of seconds, not 0."
+    assert "health_prolog_dir needs health_slurm: true" in problems[3]

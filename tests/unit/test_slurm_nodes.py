@@ -1,6 +1,7 @@
 """What the health checker may do to a Slurm node (plugins/module_utils/slurm_nodes.py), on
 `scontrol -o show node` lines recorded from the local cluster's Slurm 22.05 (tests/fixtures/slurm/)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,14 @@ UNCHECKED = {"name": "EFA ports", "status": "could not check", "detail": "timed 
 
 
 def test_recorded_lines_parse():
-    assert node("idle") == {"name": "ml-c1", "state": "IDLE", "flags": [], "reason": None}
+    assert node("idle") == {"name": "ml-c1", "state": "IDLE", "flags": [], "reason": None, "reason_time": None}
     ours = node("drained-by-us")
     assert (ours["state"], ours["flags"]) == ("IDLE", ["DRAIN"])
     assert ours["reason"] == "ml_cluster: GPU count: 7 on the PCI bus, p5.48xlarge has 8"
     assert node("drained-by-a-person")["reason"] == "bad DIMM, ticket 4711"
+    by_slurm = node("prolog-error")
+    assert (by_slurm["reason"], by_slurm["flags"]) == ("Prolog error", ["DRAIN"])
+    assert by_slurm["reason_time"] == time.mktime((2026, 12, 7, 20, 35, 17, 0, 0, -1))
     assert "REBOOT_REQUESTED" in node("reboot-requested")["flags"]
     assert node("draining")["state"] == "MIXED"
 
@@ -123,3 +127,14 @@ def test_this_hosts_node_is_found_by_name_or_by_host():
     assert slurm_nodes.find_node(pcluster, "ip-10-0-0-7")["name"] == "compute-st-p5-1"
     with pytest.raises(ValueError, match="no Slurm node named ml-c9"):
         slurm_nodes.find_node(lines, "ml-c9")
+
+
+def test_a_prolog_error_is_ours_only_just_after_our_prolog_failed():
+    line = node("prolog-error")
+    assert slurm_nodes.adopted(line, {"time": line["reason_time"] - 1})
+    assert not slurm_nodes.adopted(line, {"time": line["reason_time"] - 3600})
+    assert not slurm_nodes.adopted(line, None)
+    assert not slurm_nodes.adopted(node("drained-by-a-person"), {"time": line["reason_time"]})
+    decision = slurm_nodes.decide(line, result(PASSED), prolog={"time": line["reason_time"]})
+    assert decision["action"] == "resume" and decision["adopted"]
+    assert slurm_nodes.decide(line, result(PASSED))["action"] == "none"
