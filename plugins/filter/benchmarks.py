@@ -18,6 +18,16 @@ def nccl_tests_judge(run, judging=None):
     return benchmarks.nccl_checks(run, judging)
 
 
+def nccl_expected(table, instance_type, nodes, collective="all_reduce"):
+    """The expected figure's entry ({busbw, message_size, source, ...}) for this instance type, node
+    count and collective, the user's table overriding the collection's; {} where there is none."""
+    return benchmarks.expected_figure(table, instance_type, nodes, collective) or {}
+
+
 class FilterModule:
     def filters(self):
-        return {"nccl_tests_parse": nccl_tests_parse, "nccl_tests_judge": nccl_tests_judge}
+        return {
+            "nccl_tests_parse": nccl_tests_parse,
+            "nccl_tests_judge": nccl_tests_judge,
+            "nccl_expected": nccl_expected,
+        }

@@ -553,3 +553,90 @@ def test_a_check_that_hangs_is_killed_and_drains_nothing(demo):
         assert len(sleepers) <= 1  # at most the one a run in progress holds, never one per run
     finally:
         restore("ml-c2", unmunge)
+
+
+@pytest.fixture(scope="module")
+def four_compute_nodes(demo, tmp_path_factory):
+    """ml-c3 and ml-c4 cloned from the converged ml-c2 (ml-c4 with NET_ADMIN, for tc) and made Slurm
+    nodes by the slurm role's configure half over an inventory naming them; afterwards removed, and
+    Slurm reconverged to the two compute nodes."""
+    extra = tmp_path_factory.mktemp("inventory") / "four.yml"
+    extra.write_text(yaml.safe_dump({"all": {"children": {"compute": {"hosts": {"ml-c3": None, "ml-c4": None}}}}}))
+    cluster = str(ROOT / "tests" / "testbed" / "cluster.sh")
+    run([cluster, "clone", "ml-c2", "ml-c3"], env=demo["env"])
+    run([cluster, "clone", "ml-c2", "ml-c4", "NET_ADMIN"], env=demo["env"])
+    inventory = ["-i", str(extra)]
+    try:
+        converged = playbook(demo, "site.yml", *inventory, "--tags", "slurm_configure")
+        assert converged.returncode == 0, converged.stdout[-3000:]
+        yield inventory
+    finally:
+        run(["docker", "rm", "-f", "ml-c3", "ml-c4"])
+        playbook(demo, "site.yml", "--tags", "slurm_configure")
+
+
+def find_bad_nodes(demo, inventory, *extra):
+    return playbook(demo, "find_bad_nodes.yml", *inventory, *extra)
+
+
+@pytest.mark.integration
+def test_find_bad_nodes_names_the_node_with_the_slow_network(demo, four_compute_nodes):
+    # The kernel here has no netem (tc: "Specified qdisc kind is unknown"); a token bucket caps ml-c4's
+    # egress at 100 Mbit/s, a slow network all the same.
+    shape = [
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        "eth0",
+        "root",
+        "tbf",
+        "rate",
+        "100mbit",
+        "burst",
+        "32kbit",
+        "latency",
+        "400ms",
+    ]
+    run(["docker", "exec", "ml-c4", *shape])
+    try:
+        result = find_bad_nodes(demo, four_compute_nodes)
+    finally:
+        run(["docker", "exec", "ml-c4", "tc", "qdisc", "del", "dev", "eth0", "root"])
+    assert result.returncode != 0 and "bad nodes: ml-c4 (drain them" in result.stdout, result.stdout[-3000:]
+    path = Path(re.search(r"report (\S+bad-nodes)\.md", result.stdout).group(1))
+    report = json.loads(path.with_suffix(".json").read_text())
+    verdict = report["verdict"]
+    assert verdict["bad"] == ["ml-c4"] and sorted(verdict["good"]) == ["ml-c1", "ml-c2", "ml-c3"]
+    assert verdict["rounds"] <= 3 and verdict["judged"] and not verdict["unresolved"]
+    first = report["rounds"][0]
+    assert [j["nodes"] for j in first["jobs"]] == [["ml-c1", "ml-c2"], ["ml-c3", "ml-c4"]]
+    assert first["passed"] == [True, False]
+    # ml-c4's every pair is capped near 100 Mbit/s (0.0125 GB/s); the healthy pair is well above
+    slow = [j["busbw"] for r in report["rounds"] for j in r["jobs"] if "ml-c4" in j["nodes"]]
+    assert all(b is not None and b < 0.02 for b in slow) and first["jobs"][0]["busbw"] > 5 * max(slow)
+    assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "**Bad: ml-c4**" in path.with_suffix(".md").read_text()
+
+
+@pytest.mark.integration
+def test_find_bad_nodes_refuses_bad_input_before_any_job(demo, four_compute_nodes):
+    before = run(["docker", "exec", "ml-head", "scontrol", "show", "config"]).stdout
+    jobs = int(re.search(r"NEXT_JOB_ID\s+=\s+(\d+)", before).group(1))
+    cases = {
+        '{"benchmark_bad_nodes": ["ml-c1"]}': "needs two or more distinct nodes",
+        '{"benchmark_bad_nodes": ["ml-c1", "ml-c1"]}': "needs two or more distinct nodes",
+        '{"benchmark_bad_nodes": ["ml-c1", "ml-c9"]}': "not Slurm nodes: ml-c9",
+        '{"benchmark_bad_nodes_tolerance": 1.5}': "a tolerance between 0 and 1",
+    }
+    for settings, says in cases.items():
+        result = find_bad_nodes(demo, four_compute_nodes, "-e", settings)
+        assert result.returncode != 0 and says in result.stdout, (settings, result.stdout[-2000:])
+    run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c3", "State=DRAIN", "Reason=a person's"])
+    try:
+        result = find_bad_nodes(demo, four_compute_nodes)
+        assert result.returncode != 0 and "drained or down, so they run no job: ml-c3" in result.stdout
+    finally:
+        run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c3", "State=RESUME"])
+    after = run(["docker", "exec", "ml-head", "scontrol", "show", "config"]).stdout
+    assert int(re.search(r"NEXT_JOB_ID\s+=\s+(\d+)", after).group(1)) == jobs  # nothing was submitted

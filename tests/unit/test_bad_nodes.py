@@ -2,9 +2,12 @@
 2, 3, 16, 256 and 1024, two bad nodes, a node slow only under load, noisy pairs, odd counts."""
 
 import random
+import re
+from pathlib import Path
 
 import pytest
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes, bad_nodes_report
+from ansible_collections.awsome.ml_cluster.plugins.modules import bad_node_search
 
 GOOD_BUSBW = 100.0
 
@@ -178,3 +181,56 @@ def test_results_must_match_the_groups():
     search = bad_nodes.new_search(cluster(4))
     with pytest.raises(ValueError, match="2 groups but 1 results"):
         bad_nodes.record(search, bad_nodes.plan(search), [1.0])
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "bad_nodes"
+
+
+def test_a_jobs_busbw_is_read_at_the_judged_size_from_its_recorded_output():
+    healthy = (RECORDED / "pair-healthy.out").read_text()
+    slow = (RECORDED / "pair-slow.out").read_text()
+    assert bad_node_search.busbw_of(slow, "all_reduce", 16 << 20) == pytest.approx(0.012)
+    assert bad_node_search.busbw_of(healthy, "all_reduce", 16 << 20) > 0.1
+    # another size, another collective, a run cut short, wrong results: no figure, never a guess
+    assert bad_node_search.busbw_of(healthy, "all_reduce", 1 << 30) is None
+    assert bad_node_search.busbw_of(healthy, "all_gather", 16 << 20) is None
+    assert bad_node_search.busbw_of(healthy.split("    16777216")[0], "all_reduce", 16 << 20) is None
+    wrong = re.sub(r"(\d)(\s+)0\n", r"\1\g<2>7\n", healthy, count=1)
+    assert bad_node_search.busbw_of(wrong, "all_reduce", 16 << 20) is None
+
+
+def test_nodes_slurm_cannot_run_are_refused():
+    states = {"ml-c1": "IDLE", "ml-c2": "IDLE+DRAIN", "ml-c3": "DOWN*", "ml-c4": "MIXED"}
+    assert bad_node_search.refusals(["ml-c1", "ml-c4"], states) == []
+    problems = bad_node_search.refusals(["ml-c1", "ml-c2", "ml-c3", "ml-c9"], states)
+    assert problems[0].startswith("not Slurm nodes: ml-c9 (Slurm knows ml-c1, ml-c2")
+    assert problems[1] == "drained or down, so they run no job: ml-c2 (IDLE+DRAIN), ml-c3 (DOWN*)"
+
+
+def test_the_report_names_the_bad_node_and_each_nodes_best_pair(tmp_path):
+    def job(i, nodes, busbw):
+        return {"id": str(i), "state": "COMPLETED", "nodes": nodes, "busbw": busbw}
+
+    result = {
+        "verdict": {"bad": ["c4"], "likely": [], "unresolved": [], "good": ["c1", "c2", "c3"], "rounds": 2},
+        "rounds": [
+            {
+                "jobs": [job(1, ["c1", "c2"], 0.28), job(2, ["c3", "c4"], 0.012)],
+                "passed": [True, False],
+                "threshold": 0.1,
+            },
+            {
+                "jobs": [job(3, ["c3", "c1"], 0.26), job(4, ["c4", "c2"], None)],
+                "passed": [True, False],
+                "threshold": 0.1,
+            },
+        ],
+        "seconds": 39.0,
+        "judged_against": 0.146,
+    }
+    text = bad_nodes_report.markdown(result, "Search", "p.png")
+    assert "**Bad: c4** (2 rounds, 39 s)." in text
+    assert "| 2 | c4, c2 | 4 (COMPLETED) | failed | 0.1 | no |" in text
+    assert "| c2 | 2 | 0.28 | good |" in text and "| c4 | 2 | 0.012 | bad |" in text
+    bad_nodes_report.plot(result, "Search", tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
