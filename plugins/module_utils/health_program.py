@@ -303,6 +303,21 @@ def check_dcgm(level):
     return run
 
 
+def check_command(argv):
+    """A site's own check (health_checks): argv exits 0 for pass, 1 for fail, anything else for could
+    not check; the first line it prints is the detail (as NHC's and Nagios's checks do)."""
+
+    def run(node, expected, settings, timeout):
+        done = node.call(argv, timeout)
+        lines = [line.strip() for line in (done.stdout + "\n" + done.stderr).splitlines() if line.strip()]
+        detail = lines[0][:200] if lines else f"{argv[0]} exited {done.returncode}"
+        if done.returncode in (0, 1):
+            return (PASS if done.returncode == 0 else FAIL), detail
+        raise CouldNotCheck(f"{argv[0]} exited {done.returncode}: {detail}")
+
+    return run
+
+
 def _parse(parse, text):
     try:
         return parse(text)
@@ -343,6 +358,47 @@ MUNGE_KEY = "/etc/munge/munge.key"
 BUDGET = {"quick": 30, "standard": 1800, "deep": 7200}
 
 
+SEVERITIES = slurm_nodes.SEVERITY_ORDER
+
+
+def site_check_problems(checks):
+    """What is wrong with a site's own checks (settings' checks: [{name, tier, command, timeout,
+    severity}]), as sentences; empty where they can run."""
+    builtin, problems, seen = {c["name"] for c in CATALOGUE}, [], set()
+    for i, c in enumerate(checks if isinstance(checks, list) else [checks]):
+        if not isinstance(c, dict):
+            problems.append(f"check {i + 1} is not a mapping of name, tier, command, timeout and severity.")
+            continue
+        name = c.get("name")
+        label = f"check {name!r}" if name else f"check {i + 1}"
+        if not isinstance(name, str) or not name or ":" in name or ";" in name:
+            problems.append(f"{label} needs a name without ':' or ';' (the drain reason's separators).")
+        elif name in builtin or name in seen:
+            problems.append(f"{label} is named like another check; names must be unique.")
+        seen.add(name)
+        if c.get("tier") not in TIERS:
+            problems.append(f"{label}: tier must be one of {', '.join(TIERS)}, not {c.get('tier')!r}.")
+        command = c.get("command")
+        if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
+            problems.append(f"{label}: command must be a list of arguments, the program first.")
+        timeout = c.get("timeout")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            problems.append(f"{label}: timeout must be a positive number of seconds, not {timeout!r}.")
+        if c.get("severity") not in SEVERITIES:
+            problems.append(f"{label}: severity must be one of {', '.join(SEVERITIES)}, not {c.get('severity')!r}.")
+    return problems
+
+
+def catalogue(settings):
+    """The built-in checks and the site's own (settings' checks), in tier order."""
+    fields = ("name", "tier", "timeout", "severity")
+    site = [
+        {**{k: c[k] for k in fields}, "needs": None, "run": check_command(c["command"])}
+        for c in settings.get("checks") or []
+    ]
+    return sorted([*CATALOGUE, *site], key=lambda c: TIERS.index(c["tier"]))
+
+
 def applies(check, expected, node):
     """Whether the node has what the check needs: by its expectations, or by what its bus shows."""
     needs = check["needs"]
@@ -366,18 +422,18 @@ def applies(check, expected, node):
     )
 
 
-def select(tier=None, check=None):
-    """The catalogue entries asked for; ValueError naming the choices for a tier or check that does not
+def select(tier=None, check=None, checks=CATALOGUE):
+    """The entries of checks asked for; ValueError naming the choices for a tier or check that does not
     exist."""
     if check:
-        chosen = [c for c in CATALOGUE if c["name"] == check]
+        chosen = [c for c in checks if c["name"] == check]
         if not chosen:
-            raise ValueError(f"no check named {check!r}; the checks: {', '.join(c['name'] for c in CATALOGUE)}")
+            raise ValueError(f"no check named {check!r}; the checks: {', '.join(c['name'] for c in checks)}")
         return chosen
     if tier not in TIERS:
         raise ValueError(f"no tier {tier!r}; the tiers: {', '.join(TIERS)}")
     # a tier includes the ones below it
-    return [c for c in CATALOGUE if TIERS.index(c["tier"]) <= TIERS.index(tier)]
+    return [c for c in checks if TIERS.index(c["tier"]) <= TIERS.index(tier)]
 
 
 def run_checks(checks, node, config, budget, clock=time.monotonic):
@@ -423,8 +479,11 @@ def summary(result):
 def remember(state_dir, result):
     """The last result, and a bounded history, kept on the node."""
     os.makedirs(state_dir, exist_ok=True)
-    with open(os.path.join(state_dir, "last.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1, sort_keys=True)
+    # last.json is whatever ran last (the quick tier, every interval); last-<tier>.json each tier's own
+    names = ["last.json"] + ([f"last-{result['tier']}.json"] if result.get("tier") else [])
+    for name in names:
+        with open(os.path.join(state_dir, name), "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
     history = os.path.join(state_dir, "history.jsonl")
     lines = []
     if os.path.exists(history):
@@ -460,12 +519,13 @@ def read_prolog(state_dir):
         return None
 
 
-def apply_to_slurm(node, name, result, required, prolog=None):
+def apply_to_slurm(node, name, result, settings, prolog=None):
     """Reads this node's Slurm state, decides, and runs the one scontrol command decided on."""
     lines = node.run(["scontrol", "-o", "show", "node"], SLURM_TIMEOUT)
     found = slurm_nodes.find_node(lines, name)
     result["node"] = found["name"]
-    decision = slurm_nodes.decide(found, result, required, prolog)
+    known = [c["name"] for c in catalogue(settings)]
+    decision = slurm_nodes.decide(found, result, settings.get("required") or [], prolog, known)
     if decision["argv"]:
         try:
             node.run(decision["argv"], SLURM_TIMEOUT)
@@ -509,18 +569,26 @@ def load_config(path):
         raise ValueError(f"{path} is not JSON: {error}") from error
     if not isinstance(config.get("expected"), dict) or not isinstance(config.get("settings"), dict):
         raise ValueError(f"{path} must hold 'expected' and 'settings' objects")
+    problems = site_check_problems(config["settings"].get("checks") or [])
+    if problems:
+        raise ValueError(f"{path}: {' '.join(problems)}")
     return config
+
+
+def print_catalogue(checks):
+    for c in checks:
+        print(f"{c['tier']:>8}  {c['name']} (needs {c['needs'] or 'nothing'}, {c['timeout']} s, {c['severity']})")
 
 
 def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     args = parser().parse_args(argv)
-    if args.list:
-        for c in CATALOGUE:
-            print(f"{c['tier']:>8}  {c['name']} (needs {c['needs'] or 'nothing'}, {c['timeout']} s, {c['severity']})")
-        return 0
     try:
-        checks = select(args.tier or ("quick" if not args.check else None), args.check)
-        config = load_config(args.config)
+        # the catalogue lists without a configuration too (the built-in checks only)
+        config = load_config(args.config) if os.path.exists(args.config) or not args.list else {"settings": {}}
+        if args.list:
+            print_catalogue(catalogue(config["settings"]))
+            return 0
+        checks = select(args.tier or ("quick" if not args.check else None), args.check, catalogue(config["settings"]))
     except ValueError as error:
         print(f"ml-health: {error}", file=sys.stderr)
         return BAD_INPUT
@@ -543,7 +611,7 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     }
     if args.slurm:
         try:
-            result["slurm"] = apply_to_slurm(node, name, result, required, read_prolog(args.state_dir))
+            result["slurm"] = apply_to_slurm(node, name, result, settings, read_prolog(args.state_dir))
         except (CouldNotCheck, ValueError) as error:
             result["slurm"] = {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
         if result["slurm"].get("adopted") and result["slurm"].get("done"):

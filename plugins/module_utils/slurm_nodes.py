@@ -9,6 +9,8 @@ ownership of reasons, ../shared/reference/operations.md section 1):
 - A node Slurm drained for a failed prolog ("Prolog error") is the checker's when its own prolog
   failed there just before (the record the prolog left on the node): it then re-drains it with the
   failed checks as the reason, or resumes it once they pass. Any other "Prolog error" is left alone.
+- A node drained for checks of ours is resumed only by a run of those same checks that passed: the
+  quick tier every interval never returns a node the deep tier drained (reason_checks()).
 - Reboot severity goes through `scontrol reboot ASAP nextstate=RESUME reason=...`, which keeps the
   node out until it is back and then returns it; isolate and reset drain (running jobs finish: a
   drain kills none).
@@ -108,8 +110,17 @@ def adopted(node, prolog):
     return low <= node["reason_time"] - prolog["time"] <= high
 
 
-def decide(node, result, required=(), prolog=None):
-    """{action: drain | reboot | resume | none, argv (the scontrol command, or None), why, adopted}."""
+def reason_checks(reason, known):
+    """The checks of known that a reason of ours names (each entry of reason_for() starts with one)."""
+    if not reason or not reason.startswith(OWNER):
+        return []
+    body = reason[len(OWNER) :]
+    return [name for name in known if re.search(rf"(?:^ |; ){re.escape(name)}:", body)]
+
+
+def decide(node, result, required=(), prolog=None, known=()):
+    """{action: drain | reboot | resume | none, argv (the scontrol command, or None), why, adopted}.
+    known: every check name the program has, to read which checks our reason names."""
     name = node["name"]
     if any(flag in REBOOTING for flag in node["flags"]):
         return _none(f"{name} is rebooting ({'+'.join(node['flags'])}): Slurm returns it")
@@ -117,15 +128,20 @@ def decide(node, result, required=(), prolog=None):
     if drained(node) and not (ours(node) or adopt):
         return _none(f"{name} was drained by someone else ({node['reason'] or 'no reason'}): left as it is")
     bad = failing(result, required)
-    decision = _unhealthy(node, bad) if bad else _healthy(node)
+    decision = _unhealthy(node, bad) if bad else _healthy(node, result, known)
     if adopt:
         decision["why"] = f"{decision['why']} (Slurm's Prolog error followed our prolog's failure)"
     return {**decision, "adopted": adopt}
 
 
-def _healthy(node):
+def _healthy(node, result, known):
     if not drained(node):
         return _none(f"{node['name']} is healthy")
+    passed = {c["name"] for c in result["checks"] if c["status"] == "pass"}
+    unproven = [name for name in reason_checks(node["reason"], known) if name not in passed]
+    if unproven:
+        unproven = ", ".join(unproven)
+        return _none(f"{node['name']} stays drained: {unproven} did not run and pass here ({node['reason']})")
     return {
         "action": "resume",
         "argv": ["scontrol", "update", f"NodeName={node['name']}", "State=RESUME"],

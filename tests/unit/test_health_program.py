@@ -445,3 +445,78 @@ def test_the_roles_options_are_checked_against_the_catalogue():
     assert problems[1] == "health_budget_s: no tier 'slow'; the tiers: quick, standard, deep."
     assert problems[2] == "health_budget_s.quick must be a positive number of seconds, not 0."
     assert "health_prolog_dir needs health_slurm: true" in problems[3]
+
+
+SITE = {"name": "scratch writable", "tier": "deep", "command": ["/usr/local/bin/check-scratch"], "timeout": 30}
+
+
+def site_check(**changes):
+    return {**SITE, "severity": "isolate", **changes}
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "detail"),
+    [
+        ((0, "scratch ok\n"), "pass", "scratch ok"),
+        ((1, "\n/scratch is read-only\nmore\n"), "fail", "/scratch is read-only"),
+        ((3, "lfs: not found\n"), "could not check", "/usr/local/bin/check-scratch exited 3: lfs: not found"),
+        (subprocess.TimeoutExpired("check-scratch", 30), "could not check", "timed out after 30 s (killed)"),
+    ],
+)
+def test_a_sites_own_check_runs_in_its_tier_by_its_exit_code(tmp_path, answer, status, detail):
+    config = p5_config(tmp_path, checks=[site_check()])
+    node = p5_node(tmp_path, {**p5_answers(), ("/usr/local/bin/check-scratch",): answer})
+    _, quick = run(tmp_path, node, config=config)
+    assert "scratch writable" not in statuses(quick)  # a deep check: not in the quick tier
+    _, result = run(tmp_path, node, "--check", "scratch writable", config=config)
+    assert result["checks"][0]["status"] == status and detail in result["checks"][0]["detail"]
+
+
+def test_bad_site_checks_are_refused_before_anything_runs(tmp_path, capsys):
+    checks = [site_check(name="GPU count"), site_check(name="a: b", tier="weekly", command="rm", timeout=0)]
+    problems = health_program.site_check_problems(checks)
+    assert problems == [
+        "check 'GPU count' is named like another check; names must be unique.",
+        "check 'a: b' needs a name without ':' or ';' (the drain reason's separators).",
+        "check 'a: b': tier must be one of quick, standard, deep, not 'weekly'.",
+        "check 'a: b': command must be a list of arguments, the program first.",
+        "check 'a: b': timeout must be a positive number of seconds, not 0.",
+    ]
+    node = p5_node(tmp_path)
+    code, result = run(tmp_path, node, config=p5_config(tmp_path, checks=checks))
+    assert code == health_program.BAD_INPUT and result is None and node.runner.calls == []
+    assert "names must be unique" in capsys.readouterr().err
+    assert health_problems([], {}, site_checks=[site_check(severity="page")])[0].startswith("health_checks: check")
+    assert health_problems(["scratch writable"], {}, site_checks=[site_check()]) == []
+
+
+def test_the_list_names_the_sites_checks_in_tier_order(tmp_path, capsys):
+    config = p5_config(tmp_path, checks=[site_check(tier="standard")])
+    assert health_program.main(["--config", str(config), "--list"]) == 0
+    names = [re.match(r"\s*\w+  (.*) \(needs", line).group(1) for line in capsys.readouterr().out.splitlines()]
+    assert names.index("memory") < names.index("scratch writable") < names.index("DCGM diagnostics level 3")
+
+
+def test_each_tier_keeps_its_own_last_result(tmp_path):
+    node = p5_node(tmp_path)
+    run(tmp_path, node, "--tier", "deep", config=p5_config(tmp_path, checks=[site_check()]))
+    run(tmp_path, node)
+    state = tmp_path / "state"
+    assert json.loads((state / "last-deep.json").read_text())["tier"] == "deep"
+    assert json.loads((state / "last.json").read_text())["tier"] == "quick"
+
+
+def test_the_quick_tier_never_resumes_a_node_the_deep_tier_drained(tmp_path):
+    # drained-by-us.txt as the deep tier leaves it: the reason names the site's deep check
+    line = (SLURM / "drained-by-us.txt").read_text()
+    deep = line.replace("GPU count: 7 on the PCI bus, p5.48xlarge has 8", "scratch writable: /scratch is read-only")
+    config = p5_config(tmp_path, checks=[site_check()])
+    answers = {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, deep)}
+    code, result = run(tmp_path, p5_node(tmp_path, answers), "--slurm", config=config)
+    assert code == 0 and result["slurm"]["action"] == "none"
+    assert "stays drained: scratch writable did not run and pass here" in result["slurm"]["why"]
+    resume = ("scontrol", "update", "NodeName=ml-c1", "State=RESUME")
+    answers = {**answers, ("/usr/local/bin/check-scratch",): (0, "ok\n"), resume: (0, "")}
+    node = p5_node(tmp_path / "deep", answers)
+    code, result = run(tmp_path, node, "--slurm", "--tier", "deep", config=config)
+    assert result["slurm"]["action"] == "resume" and node.runner.calls[-1] == resume

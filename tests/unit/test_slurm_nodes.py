@@ -138,3 +138,23 @@ def test_a_prolog_error_is_ours_only_just_after_our_prolog_failed():
     decision = slurm_nodes.decide(line, result(PASSED), prolog={"time": line["reason_time"]})
     assert decision["action"] == "resume" and decision["adopted"]
     assert slurm_nodes.decide(line, result(PASSED))["action"] == "none"
+
+
+def test_a_reason_names_its_checks_whatever_their_details_hold():
+    known = ["ECC and row remapping", "GPU count", "DCGM diagnostics level 3", "munge"]
+    reason = "ml_cluster: ECC and row remapping: GPU 0: row remapping failed; GPU 1: 3 uncorrectable ECC errors"
+    assert slurm_nodes.reason_checks(reason, known) == ["ECC and row remapping"]
+    two = slurm_nodes.reason_for([failed(), failed("DCGM diagnostics level 3", "Memory: Fail")])
+    assert slurm_nodes.reason_checks(two, known) == ["GPU count", "DCGM diagnostics level 3"]
+    assert slurm_nodes.reason_checks("bad DIMM, GPU count: 7", known) == []
+
+
+def test_a_node_we_drained_returns_only_once_the_checks_in_its_reason_pass():
+    drained = {**node("drained-by-us"), "reason": "ml_cluster: DCGM diagnostics level 3: Memory: Fail"}
+    known = ["GPU count", "DCGM diagnostics level 3"]
+    quick = slurm_nodes.decide(drained, result(PASSED), known=known)
+    assert quick["action"] == "none" and "DCGM diagnostics level 3 did not run and pass here" in quick["why"]
+    deep = {"name": "DCGM diagnostics level 3", "status": "pass", "detail": "passed", "severity": "isolate"}
+    assert slurm_nodes.decide(drained, result(PASSED, deep), known=known)["action"] == "resume"
+    skipped = {**deep, "status": "could not check"}
+    assert slurm_nodes.decide(drained, result(PASSED, skipped), known=known)["action"] == "none"
