@@ -214,6 +214,72 @@ def check_efa_ports(node, expected, settings, timeout):
     return (FAIL if down else PASS), ("; ".join(down) if down else f"{len(ports)} ports ACTIVE")
 
 
+# EFA's hw_counters that count errors (operations.md section on EFA metrics); a rise in one names a
+# link in trouble, though not always this node's end of it: the check reports, the bad-node search
+# finds the culprit.
+EFA_ERROR_COUNTERS = (
+    "rx_drops",
+    "retrans_timeout_events",
+    "unresponsive_remote_events",
+    "impaired_remote_conn_events",
+    "rdma_read_wr_err",
+    "rdma_write_wr_err",
+)
+EFA_COUNTERS_STATE = "efa-counters.json"
+
+
+def efa_error_counters(node):
+    """{device/port: {counter: value}} for the error counters each EFA port has (SRD counters exist
+    on Nitro v4 and later only)."""
+    found = {}
+    for path in node.glob("/sys/class/infiniband/*/ports/*/hw_counters"):
+        parts = path.split("/")
+        name = f"{parts[-4]}/{parts[-2]}"
+        for counter in EFA_ERROR_COUNTERS:
+            text = node.read(f"{path}/{counter}")
+            if text is not None and text.strip().isdigit():
+                found.setdefault(name, {})[counter] = int(text)
+    return found
+
+
+def check_efa_counters(node, expected, settings, timeout):
+    """The EFA error counters against the reading this check kept last time: any that rose fails
+    (a counter below its last reading was reset, by a reboot or a driver reload, and starts anew)."""
+    now = efa_error_counters(node)
+    if not now:
+        return NOT_JUDGED, "no EFA error counters in /sys/class/infiniband/*/ports/*/hw_counters"
+    if not settings.get("state_dir"):
+        raise CouldNotCheck("no state directory to keep the last reading in")
+    path = os.path.join(settings["state_dir"], EFA_COUNTERS_STATE)
+    before = _read_json(path)
+    _write_json(path, now)
+    if not isinstance(before, dict):
+        return NOT_JUDGED, f"first reading of {len(now)} EFA ports kept; the next run compares"
+    risen = [
+        f"{port} {counter} +{value - before[port][counter]}"
+        for port, counters in sorted(now.items())
+        for counter, value in counters.items()
+        if counter in before.get(port, {}) and value > before[port][counter]
+    ]
+    if risen:
+        return FAIL, "; ".join(risen)[:300]
+    return PASS, f"no error counter rose on {len(now)} ports"
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, sort_keys=True)
+
+
 def check_neuron_count(node, expected, settings, timeout):
     found = pci.scan(pci.pci_devices(node.path("/sys")))["neuron_count"]
     devices = len(node.glob("/dev/neuron[0-9]*"))
@@ -348,6 +414,7 @@ CATALOGUE = tuple(
         ("filesystems", "quick", None, 5, "isolate", check_mounts),
         ("disk space", "quick", None, 10, "isolate", check_disk),
         ("memory", "quick", None, 2, "monitor", check_memory),
+        ("EFA error counters", "standard", "efa", 5, "monitor", check_efa_counters),
         ("DCGM diagnostics level 2", "standard", "gpu", 900, "isolate", check_dcgm(2)),
         ("DCGM diagnostics level 3", "deep", "gpu", 3600, "isolate", check_dcgm(3)),
     )
@@ -593,7 +660,8 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
         print(f"ml-health: {error}", file=sys.stderr)
         return BAD_INPUT
     node = node or Node(args.root)
-    settings = config["settings"]
+    # checks that compare with their last reading keep it beside the results
+    settings = config["settings"] = {**config["settings"], "state_dir": args.state_dir}
     required = settings.get("required") or []
     tier = None if args.check else (args.tier or "quick")
     budget = BUDGET[tier] if tier else max(c["timeout"] for c in checks)

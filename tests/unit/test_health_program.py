@@ -520,3 +520,41 @@ def test_the_quick_tier_never_resumes_a_node_the_deep_tier_drained(tmp_path):
     node = p5_node(tmp_path / "deep", answers)
     code, result = run(tmp_path, node, "--slurm", "--tier", "deep", config=config)
     assert result["slurm"]["action"] == "resume" and node.runner.calls[-1] == resume
+
+
+def set_counters(node, **values):
+    """EFA hw_counters on every port of a fixture node, as the efa driver's sysfs shows them."""
+    for port in Path(node.root).glob("sys/class/infiniband/*/ports/1"):
+        counters = port / "hw_counters"
+        counters.mkdir(exist_ok=True)
+        for name in (*health_program.EFA_ERROR_COUNTERS, "tx_pkts", "lifespan"):
+            (counters / name).write_text(f"{values.get(name, 0)}\n")
+
+
+def test_efa_error_counters_that_rise_between_runs_are_reported_and_drain_nothing(tmp_path):
+    node = p5_node(tmp_path, ports=2)
+    set_counters(node, tx_pkts=100)
+    _, first = run(tmp_path, node, "--check", "EFA error counters")
+    assert (
+        first["checks"][0]["status"] == "not judged" and "first reading of 2 EFA ports" in first["checks"][0]["detail"]
+    )
+    set_counters(node, tx_pkts=900, lifespan=5)  # traffic is not an error
+    _, quiet = run(tmp_path, node, "--check", "EFA error counters")
+    assert quiet["checks"][0]["status"] == "pass"
+    set_counters(node, rx_drops=3, unresponsive_remote_events=1)
+    code, risen = run(tmp_path, node, "--check", "EFA error counters")
+    check = risen["checks"][0]
+    assert check["status"] == "fail" and check["severity"] == "monitor" and code == 0 and risen["outcome"] == "healthy"
+    assert check["detail"].startswith("rdmap0s0/1 rx_drops +3; rdmap0s0/1 unresponsive_remote_events +1; rdmap1s0/1")
+    set_counters(node)  # a reboot resets them: the new reading is the base
+    _, reset = run(tmp_path, node, "--check", "EFA error counters")
+    assert reset["checks"][0]["status"] == "pass"
+
+
+def test_efa_error_counters_run_in_the_standard_tier_only(tmp_path):
+    node = p5_node(tmp_path, ports=1)
+    set_counters(node)
+    _, quick = run(tmp_path, node)
+    assert "EFA error counters" not in statuses(quick)
+    _, standard = run(tmp_path, node, "--tier", "standard")
+    assert statuses(standard)["EFA error counters"] == "not judged"
