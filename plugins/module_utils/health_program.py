@@ -586,16 +586,23 @@ def read_prolog(state_dir):
         return None
 
 
+def scontrol(node, settings, argv):
+    """argv (scontrol first) from the configured Slurm bin directory: slurmd runs HealthCheckProgram
+    with a bare PATH, and ParallelCluster's Slurm is under /opt/slurm/bin."""
+    program = os.path.join(settings["slurm_bin_dir"], argv[0]) if settings.get("slurm_bin_dir") else argv[0]
+    return node.run([program, *argv[1:]], SLURM_TIMEOUT)
+
+
 def apply_to_slurm(node, name, result, settings, prolog=None):
     """Reads this node's Slurm state, decides, and runs the one scontrol command decided on."""
-    lines = node.run(["scontrol", "-o", "show", "node"], SLURM_TIMEOUT)
+    lines = scontrol(node, settings, ["scontrol", "-o", "show", "node"])
     found = slurm_nodes.find_node(lines, name)
     result["node"] = found["name"]
     known = [c["name"] for c in catalogue(settings)]
     decision = slurm_nodes.decide(found, result, settings.get("required") or [], prolog, known)
     if decision["argv"]:
         try:
-            node.run(decision["argv"], SLURM_TIMEOUT)
+            scontrol(node, settings, decision["argv"])
             decision["done"] = True
         except CouldNotCheck as error:
             decision.update(done=False, error=str(error))
@@ -603,7 +610,7 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
         # Slurm refuses a reboot where no RebootProgram is set: drained instead, never left in service
         drain = slurm_nodes.drain_argv(found["name"], decision["why"])
         try:
-            node.run(drain, SLURM_TIMEOUT)
+            scontrol(node, settings, drain)
             decision.update(action="drain", argv=drain, done=True)
         except CouldNotCheck as error:
             decision["error"] += f"; and the drain: {error}"

@@ -558,3 +558,20 @@ def test_efa_error_counters_run_in_the_standard_tier_only(tmp_path):
     assert "EFA error counters" not in statuses(quick)
     _, standard = run(tmp_path, node, "--tier", "standard")
     assert statuses(standard)["EFA error counters"] == "not judged"
+
+
+def test_slurms_commands_come_from_the_configured_directory(tmp_path):
+    # ParallelCluster's Slurm is under /opt/slurm/bin, off the bare PATH slurmd gives HealthCheckProgram
+    drain = ("/opt/slurm/bin/scontrol", "update", "NodeName=ml-c1", "State=DRAIN", f"Reason={REASON}")
+    reboot = ("/opt/slurm/bin/scontrol", "reboot", "ASAP", "nextstate=RESUME", f"reason={REASON}", "ml-c1")
+    show = ("/opt/slurm/bin/scontrol", "-o", "show", "node")
+    answers = {
+        **p5_answers(),
+        QUERY: ONE_GPU,
+        show: (0, (SLURM / "idle.txt").read_text()),
+        reboot: (1, "no"),
+        drain: (0, ""),
+    }
+    node = p5_node(tmp_path, answers)
+    _, result = run(tmp_path, node, "--slurm", config=p5_config(tmp_path, slurm_bin_dir="/opt/slurm/bin"))
+    assert result["slurm"]["action"] == "drain" and node.runner.calls[-3:] == [show, reboot, drain]
