@@ -600,6 +600,8 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
     result["node"] = found["name"]
     known = [c["name"] for c in catalogue(settings)]
     decision = slurm_nodes.decide(found, result, settings.get("required") or [], prolog, known)
+    if decision["action"] == "resume" and settings.get("hold"):
+        decision = {"action": "none", "argv": None, "why": f"{found['name']} is held: the sweep checks it on the node"}
     if decision["argv"]:
         try:
             scontrol(node, settings, decision["argv"])
@@ -630,6 +632,11 @@ def parser():
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--slurm", action="store_true", help="then drain, reboot or resume this node")
     mode.add_argument("--prolog", action="store_true", help="only the exit code: no Slurm command is run")
+    p.add_argument(
+        "--if-drained",
+        action="store_true",
+        help="with --slurm: run only where the health program drained this node and no job runs, holding it meanwhile",
+    )
     return p
 
 
@@ -654,6 +661,29 @@ def print_catalogue(checks):
         print(f"{c['tier']:>8}  {c['name']} (needs {c['needs'] or 'nothing'}, {c['timeout']} s, {c['severity']})")
 
 
+HOLD = "hold.json"
+# How long a hold counts (seconds): the deep tier's budget and a margin; an older one was left by a
+# run that died.
+HOLD_LIMIT = BUDGET["deep"] + 600
+
+
+def not_drained_here(node, name, settings):
+    """Why the tier may not run on this node outside Slurm (None where it may): that is for a node the
+    health program drained whose jobs are done, which no Slurm job can reach (the sweep's direct run)."""
+    found = slurm_nodes.find_node(scontrol(node, settings, ["scontrol", "-o", "show", "node"]), name)
+    if not (slurm_nodes.drained(found) and slurm_nodes.ours(found)):
+        return f"{found['name']} is not drained by the health program ({found['state']}, {found['reason']})"
+    if found["state"] in ("ALLOCATED", "MIXED") or "COMPLETING" in found["flags"]:
+        return f"{found['name']} still runs jobs"
+    return None
+
+
+def held(state_dir, now):
+    """Whether a direct run holds this node (the quick tier then resumes nothing)."""
+    hold = _read_json(os.path.join(state_dir, HOLD))
+    return isinstance(hold, dict) and 0 <= now - hold.get("time", 0) < HOLD_LIMIT
+
+
 def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     args = parser().parse_args(argv)
     try:
@@ -662,19 +692,43 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
         if args.list:
             print_catalogue(catalogue(config["settings"]))
             return 0
-        checks = select(args.tier or ("quick" if not args.check else None), args.check, catalogue(config["settings"]))
+        # a tier or check that does not exist is refused here, before anything runs
+        select(args.tier or ("quick" if not args.check else None), args.check, catalogue(config["settings"]))
+        if args.if_drained and not args.slurm:
+            raise ValueError("--if-drained goes with --slurm")
     except ValueError as error:
         print(f"ml-health: {error}", file=sys.stderr)
         return BAD_INPUT
     node = node or Node(args.root)
     # checks that compare with their last reading keep it beside the results
-    settings = config["settings"] = {**config["settings"], "state_dir": args.state_dir}
+    config["settings"] = {**config["settings"], "state_dir": args.state_dir}
+    name = args.node_name or socket.gethostname().split(".")[0]
+    if not args.if_drained:
+        return run_tier(args, node, config, name, (clock, now))
+    try:
+        why = not_drained_here(node, name, config["settings"])
+    except (CouldNotCheck, ValueError) as error:
+        why = f"could not reach Slurm: {error}"
+    if why:
+        print(json.dumps({"node": name, "outcome": "not run", "why": why, "slurm": {"action": "none", "why": why}}))
+        return EXIT["healthy"]
+    _write_json(os.path.join(args.state_dir, HOLD), {"time": now(), "tier": args.tier})
+    try:
+        return run_tier(args, node, config, name, (clock, now))
+    finally:
+        os.remove(os.path.join(args.state_dir, HOLD))
+
+
+def run_tier(args, node, config, name, clocks):
+    """Runs the checks asked for, acts on Slurm or leaves the prolog's record, keeps and prints the result."""
+    clock, now = clocks
+    settings = config["settings"]
+    checks = select(args.tier or ("quick" if not args.check else None), args.check, catalogue(settings))
     required = settings.get("required") or []
     tier = None if args.check else (args.tier or "quick")
     budget = BUDGET[tier] if tier else max(c["timeout"] for c in checks)
     begun = clock()
     results = run_checks(checks, node, config, settings.get("budget_s", {}).get(tier, budget), clock)
-    name = args.node_name or socket.gethostname().split(".")[0]
     result = {
         "node": name,
         "tier": tier,
@@ -685,12 +739,7 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
         "checks": results,
     }
     if args.slurm:
-        try:
-            result["slurm"] = apply_to_slurm(node, name, result, settings, read_prolog(args.state_dir))
-        except (CouldNotCheck, ValueError) as error:
-            result["slurm"] = {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
-        if result["slurm"].get("adopted") and result["slurm"].get("done"):
-            remember_prolog(args.state_dir, {"outcome": "taken over"})
+        result["slurm"] = to_slurm(args, node, result, settings, now())
     if args.prolog:
         remember_prolog(args.state_dir, {**result, "required": required}, os.environ.get("SLURM_JOB_ID"))
     remember(args.state_dir, result)
@@ -700,3 +749,17 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
         # a prolog's non-zero exit drains the node: only a failure that acts, never a check that could not run
         return EXIT["unhealthy"] if result["outcome"] == "unhealthy" else EXIT["healthy"]
     return EXIT[result["outcome"]]
+
+
+def to_slurm(args, node, result, settings, at):
+    """What Slurm was told about the node; a node held by a direct run is resumed only by that run."""
+    holding = held(args.state_dir, at) and not args.if_drained
+    try:
+        decision = apply_to_slurm(
+            node, result["node"], result, {**settings, "hold": holding}, read_prolog(args.state_dir)
+        )
+    except (CouldNotCheck, ValueError) as error:
+        return {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
+    if decision.get("adopted") and decision.get("done"):
+        remember_prolog(args.state_dir, {"outcome": "taken over"})
+    return decision

@@ -34,7 +34,7 @@ def plan(nodes, asked=(), busy="skip"):
     if unknown:
         raise ValueError(f"not Slurm nodes of the partition: {', '.join(unknown)}")
     chosen = {"submit": [], "direct": [], "skipped": {}}
-    for name in asked or sorted(by_name):
+    for name in list(dict.fromkeys(asked)) or sorted(by_name):
         where, why = place(by_name[name], busy)
         if where == "skipped":
             chosen["skipped"][name] = why
@@ -48,7 +48,8 @@ def place(node, busy):
     why = left_alone(node)
     if why:
         return "skipped", why
-    running = node["state"] in RUNNING
+    # 22.05 shows a node whose epilog still runs as a flag: IDLE+COMPLETING+DRAIN
+    running = node["state"] in RUNNING or "COMPLETING" in node["flags"]
     if slurm_nodes.drained(node):
         return ("skipped", f"draining, its jobs still run ({node['reason']})") if running else ("direct", None)
     if running and busy == "skip":
@@ -97,11 +98,18 @@ def summary(found):
 
 
 def _judge(found, name, result):
-    failed = [c for c in result["checks"] if c["status"] in ("fail", "could not check")]
+    if result["outcome"] == "not run":  # a direct run that found the node back in service, or busy
+        found["not_swept"][name] = result["why"]
+        return
+    failed = [f"{c['name']}: {c['detail']}" for c in result["checks"] if c["status"] in ("fail", "could not check")]
+    slurm = result.get("slurm") or {}
     if result["outcome"] == "unhealthy":
-        found["unhealthy"][name] = [f"{c['name']}: {c['detail']}" for c in failed if c["status"] == "fail"]
+        found["unhealthy"][name] = failed
     elif result["outcome"] == "could not check":
-        found["could_not_check"][name] = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+        found["could_not_check"][name] = "; ".join(failed)
+    elif " stays drained: " in slurm.get("why", ""):
+        # this tier passed, but the node was drained for a check it does not hold (the deep one)
+        found["could_not_check"][name] = slurm["why"]
     else:
         found["healthy"].append(name)
     action = (result.get("slurm") or {}).get("action")

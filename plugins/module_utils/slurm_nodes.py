@@ -81,10 +81,24 @@ def ours(node):
 
 
 def reason_for(failed):
-    """The drain reason: the owner, then each failed check's name and detail, cut to REASON_LIMIT."""
-    text = f"{OWNER} " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
-    text = text.replace('"', "'").replace("\n", " ")
+    """The drain reason: the owner, then each failed check's name and detail. Beyond REASON_LIMIT the
+    details are shortened, never the names: reason_checks() reads them back to know what must pass."""
+    entries = [(c["name"], str(c["detail"]).replace('"', "'").replace("\n", " ")) for c in failed]
+    text = _reason_text(entries)
+    if len(text) <= REASON_LIMIT:
+        return text
+    overhead = len(_reason_text([(name, "") for name, _ in entries]))
+    width = max((REASON_LIMIT - overhead) // max(len(entries), 1), 0)
+    text = _reason_text([(name, _shorten(detail, width)) for name, detail in entries])
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+
+
+def _reason_text(entries):
+    return f"{OWNER} " + "; ".join(f"{name}: {detail}" for name, detail in entries)
+
+
+def _shorten(text, width):
+    return text if len(text) <= width else (text[: width - 3] + "..." if width > 3 else "")
 
 
 def failing(result, required=()):
@@ -118,6 +132,14 @@ def reason_checks(reason, known):
     return [name for name in known if re.search(rf"(?:^ |; ){re.escape(name)}:", body)]
 
 
+def unproven(node, result, known):
+    """The checks our drain reason names that this run did not pass ([] where the reason is not ours)."""
+    if not drained(node) or not ours(node):
+        return []
+    passed = {c["name"] for c in result["checks"] if c["status"] == "pass"}
+    return [name for name in reason_checks(node["reason"], known) if name not in passed]
+
+
 def decide(node, result, required=(), prolog=None, known=()):
     """{action: drain | reboot | resume | none, argv (the scontrol command, or None), why, adopted}.
     known: every check name the program has, to read which checks our reason names."""
@@ -127,21 +149,19 @@ def decide(node, result, required=(), prolog=None, known=()):
     adopt = adopted(node, prolog)
     if drained(node) and not (ours(node) or adopt):
         return _none(f"{name} was drained by someone else ({node['reason'] or 'no reason'}): left as it is")
-    bad = failing(result, required)
-    decision = _unhealthy(node, bad) if bad else _healthy(node, result, known)
+    bad, carried = failing(result, required), unproven(node, result, known)
+    decision = _unhealthy(node, bad, carried) if bad else _healthy(node, carried)
     if adopt:
         decision["why"] = f"{decision['why']} (Slurm's Prolog error followed our prolog's failure)"
     return {**decision, "adopted": adopt}
 
 
-def _healthy(node, result, known):
+def _healthy(node, carried):
     if not drained(node):
         return _none(f"{node['name']} is healthy")
-    passed = {c["name"] for c in result["checks"] if c["status"] == "pass"}
-    unproven = [name for name in reason_checks(node["reason"], known) if name not in passed]
-    if unproven:
-        unproven = ", ".join(unproven)
-        return _none(f"{node['name']} stays drained: {unproven} did not run and pass here ({node['reason']})")
+    if carried:
+        names = ", ".join(carried)
+        return _none(f"{node['name']} stays drained: {names} did not run and pass here ({node['reason']})")
     return {
         "action": "resume",
         "argv": ["scontrol", "update", f"NodeName={node['name']}", "State=RESUME"],
@@ -149,13 +169,19 @@ def _healthy(node, result, known):
     }
 
 
-def _unhealthy(node, bad):
-    name, level, reason = node["name"], severity(bad), reason_for(bad)
+def _unhealthy(node, bad, carried):
+    """Drain (or reboot) for the failed checks; the checks the old reason named that this run did not
+    pass stay in the new one, first, so that a pass of the others alone cannot return the node, and a
+    reboot (whose nextstate=RESUME would) becomes a drain."""
+    name, level = node["name"], severity(bad)
     if level == "monitor":
-        return _none(f"{name}: {reason} (monitor only)")
+        return _none(f"{name}: {reason_for(bad)} (monitor only)")
+    failed_now = {c["name"] for c in bad}
+    kept = [{"name": c, "detail": "failed before, not passed since"} for c in carried if c not in failed_now]
+    reason = reason_for(kept + bad)
     if drained(node) and node["reason"] == reason:
         return _none(f"{name} is drained already for this reason")
-    if level == "reboot":
+    if level == "reboot" and not kept:
         argv = ["scontrol", "reboot", "ASAP", "nextstate=RESUME", f"reason={reason}", name]
         return {"action": "reboot", "argv": argv, "why": reason}
     return {"action": "drain", "argv": drain_argv(name, reason), "why": reason}
@@ -167,3 +193,35 @@ def drain_argv(name, reason):
 
 def _none(why):
     return {"action": "none", "argv": None, "why": why}
+
+
+def expand_hostlist(expression):
+    """Slurm's hostlist expression (ml-c[1-3,7],gpu-[01-02]x) as names, as `scontrol show hostnames`
+    prints them: ranges keep their zero padding; a name may hold one bracket."""
+    names = []
+    for part in re.findall(r"[^,\[]*(?:\[[^\]]*\])?[^,]*", expression):
+        if not part:
+            continue
+        bracket = re.fullmatch(r"([^\[]*)\[([^\]]*)\](.*)", part)
+        if not bracket:
+            names.append(part)
+            continue
+        prefix, ranges, suffix = bracket.groups()
+        for item in ranges.split(","):
+            low, _, high = item.partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                raise ValueError(f"not a hostlist range: {item!r} in {expression!r}")
+            width = len(low)
+            names += [f"{prefix}{n:0{width}d}{suffix}" for n in range(int(low), int(high or low) + 1)]
+    return names
+
+
+def leaf_switches(text):
+    """{leaf switch: [nodes]} from `scontrol show topology` (topology/tree); {} where Slurm has no
+    topology ("No topology information available" goes to stderr)."""
+    leaves = {}
+    for line in text.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "SwitchName" in fields and fields.get("Nodes") and fields.get("Level", "0") == "0":
+            leaves[fields["SwitchName"]] = expand_hostlist(fields["Nodes"])
+    return leaves

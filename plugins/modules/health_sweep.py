@@ -96,7 +96,18 @@ from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sw
 
 POLL_S = 2
 GONE = "COMPLETED"  # a job the controller no longer lists ended long enough ago
-LIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED")
+FINAL = {
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "PREEMPTED",
+    "REVOKED",
+}
 
 
 def partition_nodes(module, p):
@@ -122,6 +133,8 @@ def submit(module, p, node):
     command = shlex.join([p["program"], "--tier", p["tier"], "--slurm"])
     argv = [_bin(p, "sbatch"), "--parsable", "--partition", p["partition"], "--exclusive", "--nodes", "1"]
     argv += ["--nodelist", node, "--job-name", f"ml-health-{p['tier']}", "--time", str(math.ceil(p["time_limit"] / 60))]
+    # Slurm itself drops the job once it can no longer start within the wait, should this module die
+    argv += [f"--deadline=now+{p['wait'] + math.ceil(p['time_limit'] / 60) * 60}seconds"]
     argv += ["--output", f"{output}.json", "--error", f"{output}.log", "--wrap", command]
     job = _run(module, argv).strip().split(";")[0]
     files = [f"{output}.json".replace("%j", job), f"{output}.log".replace("%j", job)]
@@ -129,8 +142,12 @@ def submit(module, p, node):
 
 
 def job_state(module, p, job):
-    line = module.run_command([_bin(p, "scontrol"), "-o", "show", "job", job["id"]])[1]
-    return next((f.split("=", 1)[1] for f in line.split() if f.startswith("JobState=")), GONE)
+    """Slurm's state of the job; GONE once the controller has forgotten it; the last state known
+    where scontrol did not answer (a busy slurmctld is asked again at the next poll)."""
+    rc, out, err = module.run_command([_bin(p, "scontrol"), "-o", "show", "job", job["id"]])
+    if rc != 0:
+        return GONE if "Invalid job id" in (err + out) else job["state"]
+    return next((f.split("=", 1)[1] for f in out.split() if f.startswith("JobState=")), job["state"])
 
 
 def wait(module, p, jobs):
@@ -139,16 +156,20 @@ def wait(module, p, jobs):
     deadline = time.monotonic() + p["wait"]
     while True:
         for job in jobs:
-            if job["state"] in LIVE:
+            if not ended(job):
                 job["state"] = job_state(module, p, job)
         pending = [j for j in jobs if j["state"] == "PENDING"]
         if pending and time.monotonic() > deadline:
             module.run_command([_bin(p, "scancel"), *[j["id"] for j in pending]])
             for job in pending:
                 job["state"] = "CANCELLED (waited too long for its node)"
-        if not any(j["state"] in LIVE for j in jobs):
+        if all(ended(j) for j in jobs):
             return
         time.sleep(POLL_S)
+
+
+def ended(job):
+    return job["state"].split()[0] in FINAL
 
 
 def _bin(p, name):
@@ -186,9 +207,15 @@ def main():
         module.fail_json(msg=str(error))
     if module.check_mode:
         module.exit_json(changed=False, jobs=[], **{k: chosen[k] for k in ("direct", "skipped")}, would=chosen)
-    started = time.monotonic()
-    jobs = [submit(module, p, node) for node in chosen["submit"]]
-    wait(module, p, jobs)
+    started, jobs = time.monotonic(), []
+    try:
+        jobs += [submit(module, p, node) for node in chosen["submit"]]
+        wait(module, p, jobs)
+    finally:
+        # interrupted (a failed sbatch, a signal): no job of ours is left to take a node later
+        pending = [j["id"] for j in jobs if j["state"] == "PENDING"]
+        if pending:
+            module.run_command([_bin(p, "scancel"), *pending])
     module.exit_json(
         changed=bool(jobs),
         jobs=jobs,

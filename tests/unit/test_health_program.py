@@ -575,3 +575,41 @@ def test_slurms_commands_come_from_the_configured_directory(tmp_path):
     node = p5_node(tmp_path, answers)
     _, result = run(tmp_path, node, "--slurm", config=p5_config(tmp_path, slurm_bin_dir="/opt/slurm/bin"))
     assert result["slurm"]["action"] == "drain" and node.runner.calls[-3:] == [show, reboot, drain]
+
+
+def test_a_direct_run_goes_only_where_we_drained_the_node_and_holds_it(tmp_path):
+    deep_reason = "ml_cluster: DCGM diagnostics level 3: Memory: Fail"
+    mine = (
+        (SLURM / "drained-by-us.txt")
+        .read_text()
+        .replace("GPU count: 7 on the PCI bus, p5.48xlarge has 8", deep_reason[12:])
+    )
+    for fixture in ("idle.txt", "drained-by-a-person.txt", "draining.txt"):
+        node = p5_node(tmp_path / fixture, {**p5_answers(), **slurm_answers(fixture)})
+        code, result = run(tmp_path / fixture, node, "--slurm", "--if-drained", "--tier", "deep")
+        assert code == 0 and result is None and node.runner.calls == [("scontrol", "-o", "show", "node")]
+    # while a direct run holds the node, the quick tier every interval resumes nothing
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "hold.json").write_text(json.dumps({"time": time.time(), "tier": "deep"}))
+    resume = ("scontrol", "update", "NodeName=ml-c1", "State=RESUME")
+    quick_reason = (SLURM / "drained-by-us.txt").read_text()
+    node = p5_node(
+        tmp_path / "quick", {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, quick_reason), resume: (0, "")}
+    )
+    _, result = run(tmp_path, node, "--slurm", "--check", "GPU count")
+    assert result["slurm"]["action"] == "none" and "held" in result["slurm"]["why"]
+    (state / "hold.json").unlink()
+    node = p5_node(
+        tmp_path / "direct", {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, mine), resume: (0, "")}
+    )
+    answers = node.runner.answers
+    answers[("dcgmi", "diag", "-r", "2")] = (0, "Pass\n")
+    answers[("dcgmi", "diag", "-r", "3")] = (0, "Pass\n")
+    code, result = run(tmp_path, node, "--slurm", "--if-drained", "--tier", "deep")
+    assert result["slurm"]["action"] == "resume" and not (state / "hold.json").exists()
+
+
+def test_if_drained_needs_slurm_mode(tmp_path, capsys):
+    assert run(tmp_path, p5_node(tmp_path), "--if-drained")[0] == health_program.BAD_INPUT
+    assert "--if-drained goes with --slurm" in capsys.readouterr().err

@@ -25,6 +25,11 @@ def test_idle_nodes_get_a_job_and_busy_ones_wait_only_when_asked():
     assert health_sweep.plan(nodes, busy="queue")["submit"] == ["a", "b"]
 
 
+def test_a_node_whose_epilog_still_runs_is_not_checked_on_the_node():
+    completing = {**node("drained-by-us"), "flags": ["COMPLETING", "DRAIN"]}
+    assert health_sweep.plan([completing])["skipped"]["ml-c1"].startswith("draining, its jobs still run")
+
+
 def test_a_node_we_drained_is_checked_on_the_node_once_its_jobs_are_done():
     ours_draining = {**node("draining"), "reason": "ml_cluster: munge: unmunge: Expired credential"}
     chosen = health_sweep.plan([node("drained-by-us", "a"), {**ours_draining, "name": "b"}])
@@ -48,7 +53,7 @@ def test_nodes_the_sweep_must_not_touch_are_left_with_the_reason(fixture, why):
 
 def test_asked_nodes_must_be_in_the_partition_and_the_busy_mode_must_exist():
     nodes = [node("idle", "a"), node("idle", "b")]
-    assert health_sweep.plan(nodes, ["b"])["submit"] == ["b"]
+    assert health_sweep.plan(nodes, ["b", "b"])["submit"] == ["b"]  # one job a node
     with pytest.raises(ValueError, match="not Slurm nodes of the partition: c"):
         health_sweep.plan(nodes, ["b", "c"])
     with pytest.raises(ValueError, match="busy must be one of skip, queue"):
@@ -64,8 +69,11 @@ UNCHECKED = {"name": "DCGM diagnostics level 3", "status": "could not check", "d
 
 
 def test_the_verdict_names_each_node_with_what_was_found():
-    swept = {"a": None, "b": None, "c": None, "d": None, "e": "running jobs (mixed)"}
+    swept = {"a": None, "b": None, "c": None, "d": None, "e": "running jobs (mixed)", "f": None, "g": None}
+    stays = {"action": "none", "why": "g stays drained: DCGM diagnostics level 3 did not run and pass here (...)"}
     results = {
+        "f": {"node": "f", "outcome": "not run", "why": "f still runs jobs"},
+        "g": {**program_result("g", "healthy"), "slurm": stays},
         "a": program_result("a", "healthy"),
         "b": program_result("b", "unhealthy", FAILED, action="drain"),
         "c": program_result("c", "could not check", UNCHECKED),
@@ -75,7 +83,8 @@ def test_the_verdict_names_each_node_with_what_was_found():
     assert found["healthy"] == ["a"] and found["unhealthy"] == {"b": ["scratch writable: /scratch is read-only"]}
     assert found["could_not_check"]["c"] == "DCGM diagnostics level 3: dcgmi timed out"
     assert "no result came back" in found["could_not_check"]["d"]
-    assert found["not_swept"] == {"e": "running jobs (mixed)"} and found["actions"] == {"b": "drain"}
+    assert found["not_swept"] == {"e": "running jobs (mixed)", "f": "f still runs jobs"}
+    assert found["could_not_check"]["g"].startswith("g stays drained") and found["actions"] == {"b": "drain"}
     assert found["summary"][1] == "b: unhealthy: scratch writable: /scratch is read-only (Slurm: drain)"
 
 
@@ -125,6 +134,7 @@ def test_each_job_is_exclusive_in_the_maintenance_partition_and_writes_its_resul
     assert argv[:3] == ["/usr/bin/sbatch", "--parsable", "--partition"] and "--exclusive" in argv
     assert argv[argv.index("--nodelist") + 1] == "ml-c2" and argv[argv.index("--time") + 1] == "121"
     assert argv[-2:] == ["--wrap", "/usr/local/sbin/ml-health --tier deep --slurm"]
+    assert "--deadline=now+7260seconds" in argv  # Slurm drops it once it cannot start in time
     assert job["files"] == ["/var/lib/ml_cluster/health/sweep-41.json", "/var/lib/ml_cluster/health/sweep-41.log"]
 
 
@@ -142,3 +152,15 @@ def test_a_job_still_waiting_for_its_node_is_cancelled_and_a_running_one_left_to
     health_sweep_module.wait(module, PARAMS, jobs)
     assert ["/usr/bin/scancel", "42"] in module.calls and ["/usr/bin/scancel", "41"] not in module.calls
     assert [j["state"] for j in jobs] == ["COMPLETED", "CANCELLED (waited too long for its node)"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "state"),
+    [
+        ((1, "", "slurm_load_jobs error: Invalid job id specified\n"), "COMPLETED"),
+        ((1, "", "slurm_load_jobs error: Socket timed out on send/recv operation\n"), "RUNNING"),
+    ],
+)
+def test_a_job_is_gone_only_when_slurm_says_so(answer, state):
+    module = Module(lambda argv: answer)
+    assert health_sweep_module.job_state(module, PARAMS, {"id": "41", "state": "RUNNING"}) == state

@@ -158,3 +158,27 @@ def test_a_node_we_drained_returns_only_once_the_checks_in_its_reason_pass():
     assert slurm_nodes.decide(drained, result(PASSED, deep), known=known)["action"] == "resume"
     skipped = {**deep, "status": "could not check"}
     assert slurm_nodes.decide(drained, result(PASSED, skipped), known=known)["action"] == "none"
+
+
+def test_a_quick_failure_on_a_node_the_deep_tier_drained_keeps_the_deep_check_in_the_reason():
+    drained = {**node("drained-by-us"), "reason": "ml_cluster: DCGM diagnostics level 3: Memory: Fail"}
+    known = ["GPU count", "nvidia-smi", "DCGM diagnostics level 3"]
+    decision = slurm_nodes.decide(drained, result(failed("nvidia-smi", "no answer", "reboot")), known=known)
+    # a drain, not a reboot: nextstate=RESUME would return the node with its DCGM failure untested
+    assert decision["action"] == "drain"
+    assert decision["why"] == (
+        "ml_cluster: DCGM diagnostics level 3: failed before, not passed since; nvidia-smi: no answer"
+    )
+    again = {**drained, "reason": decision["why"]}
+    assert (
+        slurm_nodes.decide(again, result(failed("nvidia-smi", "no answer", "reboot")), known=known)["action"] == "none"
+    )
+    passed = {"name": "nvidia-smi", "status": "pass", "detail": "8 GPUs", "severity": "reboot"}
+    assert slurm_nodes.decide(again, result(passed), known=known)["action"] == "none"  # DCGM still unproven
+
+
+def test_a_long_reason_shortens_details_and_keeps_every_name():
+    checks = [failed(name, "y" * 150) for name in ("GPU count", "ECC and row remapping", "DCGM diagnostics level 3")]
+    reason = slurm_nodes.reason_for(checks)
+    assert len(reason) <= slurm_nodes.REASON_LIMIT
+    assert slurm_nodes.reason_checks(reason, [c["name"] for c in checks]) == [c["name"] for c in checks]
