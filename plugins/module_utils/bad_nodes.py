@@ -215,3 +215,14 @@ def run(search, measure):
     while groups := plan(search):
         record(search, groups, measure(groups))
     return verdict(search)
+
+
+def topology_order(nodes, leaves):
+    """nodes reordered so that nodes under one leaf switch (leaves: {switch: [nodes]}, Slurm's
+    topology) stand together, switches in the order their first node was given; round 1 then pairs
+    neighbours. Nodes under no known switch follow, in the order given."""
+    switch_of = {node: switch for switch, under in leaves.items() for node in under}
+    first = {}
+    for i, node in enumerate(nodes):
+        first.setdefault(switch_of.get(node), i)
+    return sorted(nodes, key=lambda n: (switch_of.get(n) is None, first[switch_of.get(n)], nodes.index(n)))

@@ -33,6 +33,10 @@ def markdown(result, title, plot_file=None):
         lines.append(f"Unresolved: {', '.join(v['unresolved'])}.")
     against = result.get("judged_against")
     lines += ["", f"Judged against: {_fmt(against) + ' GB/s' if against is not None else 'nothing (no figure)'}", ""]
+    leaves = result.get("leaf_switches") or {}
+    if leaves:
+        under = "; ".join(f"{switch}: {', '.join(nodes)}" for switch, nodes in sorted(leaves.items()))
+        lines += [f"Paired by Slurm's leaf switches ({under}).", ""]
     lines += ["## Rounds", "", "| round | nodes | job | busbw (GB/s) | pass mark | passed |"]
     lines.append("|---|---|---|---|---|---|")
     for number, rnd in enumerate(result["rounds"], 1):

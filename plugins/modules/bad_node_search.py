@@ -65,6 +65,12 @@ options:
     description: Seconds a round's jobs may run before they are cancelled.
     type: int
     default: 900
+  topology:
+    description:
+      - Order I(nodes) by Slurm's leaf switches (C(scontrol show topology), topology/tree) before round 1,
+        so that pairs are neighbours; the given order within a switch, and where Slurm has no topology.
+    type: bool
+    default: true
   slurm_bin_dir:
     description: Where sbatch, scontrol and scancel are.
     type: path
@@ -87,6 +93,14 @@ verdict:
   description: bad (named), likely, unresolved and good nodes, the rounds run, whether anything was judged.
   type: dict
   returned: always
+order:
+  description: The nodes in the order round 1 paired them (by leaf switch where Slurm has a topology).
+  type: list
+  returned: always
+leaf_switches:
+  description: Slurm's leaf switches and their nodes, as read; empty without a topology.
+  type: dict
+  returned: always
 rounds:
   description: Each round's groups, their jobs, busbw, whether each passed, and the pass mark.
   type: list
@@ -98,7 +112,7 @@ import statistics
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes, nccl_tests
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes, nccl_tests, slurm_nodes
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 POLL_S = 2
@@ -113,6 +127,12 @@ def node_states(module, scontrol):
         if "NodeName" in fields:
             states[fields["NodeName"]] = fields.get("State", "")
     return states
+
+
+def leaf_switches(module, p):
+    """{leaf switch: [nodes]} from Slurm's topology; {} where it has none."""
+    rc, out, _ = module.run_command([os.path.join(p["slurm_bin_dir"], "scontrol"), "show", "topology"])
+    return slurm_nodes.leaf_switches(out) if rc == 0 else {}
 
 
 def refusals(nodes, states):
@@ -206,12 +226,15 @@ def main():
             "max_rounds": {"type": "int"},
             "round_timeout": {"type": "int", "default": 900},
             "slurm_bin_dir": {"type": "path", "default": "/usr/bin"},
+            "topology": {"type": "bool", "default": True},
         },
     )
     p = module.params
+    leaves = leaf_switches(module, p) if p["topology"] else {}
+    order = bad_nodes.topology_order(p["nodes"], leaves) if leaves else p["nodes"]
     try:
         search = bad_nodes.new_search(
-            p["nodes"], expected=p["expected"], tolerance=p["tolerance"], max_rounds=p["max_rounds"]
+            order, expected=p["expected"], tolerance=p["tolerance"], max_rounds=p["max_rounds"]
         )
     except ValueError as error:
         module.fail_json(msg=str(error))
@@ -232,6 +255,8 @@ def main():
         verdict=verdict,
         rounds=rounds,
         seconds=round(time.monotonic() - started, 1),
+        order=order,
+        leaf_switches=leaves,
         judged_against=p["expected"] if p["expected"] is not None else (statistics.median(first) if first else None),
     )
 

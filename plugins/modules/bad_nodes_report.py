@@ -13,7 +13,7 @@ version_added: 0.1.0
 author: awsome.ml_cluster maintainers
 options:
   result:
-    description: The search's result (verdict, rounds, seconds, judged_against).
+    description: The search's result (verdict, rounds, seconds, judged_against, order, leaf_switches).
     type: dict
     required: true
   dest:
@@ -58,6 +58,7 @@ def main():
     p = module.params
     os.makedirs(os.path.dirname(p["dest"]) or ".", exist_ok=True)
     result = {k: p["result"][k] for k in ("verdict", "rounds", "seconds", "judged_against")}
+    result.update({k: p["result"].get(k) for k in ("order", "leaf_switches")})
     png = p["dest"] + ".png"
     bad_nodes_report.plot(result, p["title"], png)
     with open(p["dest"] + ".md", "w", encoding="utf-8") as f:

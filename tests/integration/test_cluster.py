@@ -624,10 +624,17 @@ def test_the_maintenance_partition_is_hidden_and_root_only_and_bad_sweeps_are_re
 @pytest.fixture(scope="module")
 def four_compute_nodes(demo, tmp_path_factory):
     """ml-c3 and ml-c4 cloned from the converged ml-c2 (ml-c4 with NET_ADMIN, for tc) and made Slurm
-    nodes by the slurm role's configure half over an inventory naming them; afterwards removed, and
-    Slurm reconverged to the two compute nodes."""
+    nodes by the slurm role's configure half over an inventory naming them and a topology; afterwards
+    removed, and Slurm reconverged to the two compute nodes, without the topology."""
     extra = tmp_path_factory.mktemp("inventory") / "four.yml"
-    extra.write_text(yaml.safe_dump({"all": {"children": {"compute": {"hosts": {"ml-c3": None, "ml-c4": None}}}}}))
+    # two leaf switches under a spine, the odd and the even nodes: the search pairs neighbours
+    topology = [
+        {"switch": "leaf1", "nodes": ["ml-c1", "ml-c3"]},
+        {"switch": "leaf2", "nodes": ["ml-c2", "ml-c4"]},
+        {"switch": "spine", "switches": ["leaf1", "leaf2"]},
+    ]
+    hosts = {"compute": {"hosts": {"ml-c3": None, "ml-c4": None}}}
+    extra.write_text(yaml.safe_dump({"all": {"vars": {"slurm_topology": topology}, "children": hosts}}))
     cluster = str(ROOT / "tests" / "testbed" / "cluster.sh")
     run([cluster, "clone", "ml-c2", "ml-c3"], env=demo["env"])
     run([cluster, "clone", "ml-c2", "ml-c4", "NET_ADMIN"], env=demo["env"])
@@ -680,13 +687,16 @@ def test_find_bad_nodes_names_the_node_with_the_slow_network(demo, four_compute_
     assert verdict["bad"] == ["ml-c4"] and sorted(verdict["good"]) == ["ml-c1", "ml-c2", "ml-c3"]
     assert verdict["rounds"] <= 3 and verdict["judged"] and not verdict["unresolved"]
     first = report["rounds"][0]
-    assert [j["nodes"] for j in first["jobs"]] == [["ml-c1", "ml-c2"], ["ml-c3", "ml-c4"]]
+    # by Slurm's topology (scontrol show topology), not the inventory's order
+    assert report["leaf_switches"] == {"leaf1": ["ml-c1", "ml-c3"], "leaf2": ["ml-c2", "ml-c4"]}
+    assert [j["nodes"] for j in first["jobs"]] == [["ml-c1", "ml-c3"], ["ml-c2", "ml-c4"]]
     assert first["passed"] == [True, False]
     # ml-c4's every pair is capped near 100 Mbit/s (0.0125 GB/s); the healthy pair is well above
     slow = [j["busbw"] for r in report["rounds"] for j in r["jobs"] if "ml-c4" in j["nodes"]]
     assert all(b is not None and b < 0.02 for b in slow) and first["jobs"][0]["busbw"] > 2 * max(slow)
     assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
-    assert "**Bad: ml-c4**" in path.with_suffix(".md").read_text()
+    markdown = path.with_suffix(".md").read_text()
+    assert "**Bad: ml-c4**" in markdown and "leaf1: ml-c1, ml-c3; leaf2: ml-c2, ml-c4" in markdown
 
 
 @pytest.mark.integration

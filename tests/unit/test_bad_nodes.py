@@ -234,3 +234,12 @@ def test_the_report_names_the_bad_node_and_each_nodes_best_pair(tmp_path):
     assert "| c2 | 2 | 0.28 | good |" in text and "| c4 | 2 | 0.012 | bad |" in text
     bad_nodes_report.plot(result, "Search", tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nodes_under_one_leaf_switch_are_paired_first():
+    leaves = {"leaf1": ["n1", "n3"], "leaf2": ["n2", "n4"]}
+    order = bad_nodes.topology_order(["n1", "n2", "n3", "n4", "n5"], leaves)
+    assert order == ["n1", "n3", "n2", "n4", "n5"]  # n5 is under no known switch: last
+    search = bad_nodes.new_search(order)
+    assert bad_nodes.plan(search) == [["n1", "n3"], ["n2", "n4", "n5"]]
+    assert bad_nodes.topology_order(["n2", "n1"], {}) == ["n2", "n1"]

@@ -182,3 +182,27 @@ def test_a_long_reason_shortens_details_and_keeps_every_name():
     reason = slurm_nodes.reason_for(checks)
     assert len(reason) <= slurm_nodes.REASON_LIMIT
     assert slurm_nodes.reason_checks(reason, [c["name"] for c in checks]) == [c["name"] for c in checks]
+
+
+@pytest.mark.parametrize(
+    ("expression", "names"),
+    [
+        ("ml-c1", ["ml-c1"]),
+        ("ml-c[1,3]", ["ml-c1", "ml-c3"]),
+        ("p5-[08-10],head", ["p5-08", "p5-09", "p5-10", "head"]),
+        ("q-st-p5-[1-2]x,q-dy-p5-[3]", ["q-st-p5-1x", "q-st-p5-2x", "q-dy-p5-3"]),
+    ],
+)
+def test_hostlist_expressions_expand_as_scontrol_show_hostnames_does(expression, names):
+    assert slurm_nodes.expand_hostlist(expression) == names
+
+
+def test_a_broken_hostlist_is_refused():
+    with pytest.raises(ValueError, match="not a hostlist range"):
+        slurm_nodes.expand_hostlist("ml-c[a-b]")
+
+
+def test_leaf_switches_are_read_from_scontrol_show_topology():
+    leaves = slurm_nodes.leaf_switches((SLURM / "topology.txt").read_text())
+    assert leaves == {"leaf1": ["ml-c1", "ml-c3"], "leaf2": ["ml-c2", "ml-c4"]}
+    assert slurm_nodes.leaf_switches("") == {}  # no topology: scontrol says so on stderr

@@ -1,0 +1,31 @@
+"""The slurm role's topology preflight (plugins/filter/slurm.py)."""
+
+from ansible_collections.awsome.ml_cluster.plugins.filter.slurm import slurm_topology_problems
+
+COMPUTE = ["ml-c1", "ml-c2", "ml-c3", "ml-c4"]
+
+
+def test_a_two_level_tree_is_accepted():
+    tree = [
+        {"switch": "leaf1", "nodes": ["ml-c1", "ml-c3"]},
+        {"switch": "leaf2", "nodes": ["ml-c2", "ml-c4"]},
+        {"switch": "spine", "switches": ["leaf1", "leaf2"]},
+    ]
+    assert slurm_topology_problems(tree, COMPUTE) == []
+
+
+def test_each_mistake_is_named():
+    broken = [
+        {"switch": "leaf1", "nodes": ["ml-c1", "ml-c9"]},
+        {"switch": "leaf1", "nodes": ["ml-c2"], "switches": ["leaf2"]},
+        {"switch": "spine", "switches": ["leaf1", "leafX"]},
+        {"nodes": ["ml-c3"]},
+    ]
+    assert slurm_topology_problems(broken, COMPUTE) == [
+        "slurm_topology: switch leaf1 names nodes that are not compute nodes: ml-c9.",
+        "slurm_topology: switch leaf1 needs either nodes (a leaf) or switches, not both or neither.",
+        "slurm_topology: switch leaf1 names switches that are not defined: leaf2.",
+        "slurm_topology: switch spine names switches that are not defined: leafX.",
+        "slurm_topology entry 4 needs a switch name.",
+        "slurm_topology names a switch twice: leaf1.",
+    ]
