@@ -171,6 +171,25 @@ def check_ecc(node, expected, settings, timeout):
     return (FAIL if bad else PASS), ("; ".join(bad) if bad else f"no uncorrectable errors on {len(rows)} GPUs")
 
 
+def check_nvlink(node, expected, settings, timeout):
+    """Every NVLink of every GPU up, on a node whose GPUs talk through NVSwitch: `<inactive>` links,
+    a GPU whose links are all down, or fewer GPUs than the type has fail it."""
+    gpus = _parse(node_readings.parse_nvlink_status, node.run(["nvidia-smi", "nvlink", "--status"], timeout))
+    want = _expect(expected, "gpu_count")
+    bad = []
+    if want is not None and len(gpus) != want:
+        bad.append(f"{len(gpus)} GPUs report NVLink, {expected['instance_type']} has {want}")
+    for gpu in gpus:
+        down = [str(n) for n, speed in sorted(gpu["links"].items()) if speed is None]
+        if gpu["all_inactive"] or (not gpu["links"]):
+            bad.append(f"GPU {gpu['index']}: all links inactive")
+        elif down:
+            bad.append(f"GPU {gpu['index']}: link {', '.join(down)} inactive")
+    if bad:
+        return FAIL, "; ".join(bad)[:300]
+    return PASS, f"{sum(len(g['links']) for g in gpus)} links up on {len(gpus)} GPUs"
+
+
 def check_xid(node, expected, settings, timeout):
     # the whole boot's kernel log, filtered here: journalctl --grep exits 1 when nothing matches
     text = node.run(["journalctl", "-k", "-b", "--no-pager", "-o", "short-monotonic"], timeout)
@@ -406,6 +425,7 @@ CATALOGUE = tuple(
         ("ECC and row remapping", "quick", "gpu", 10, "reset", check_ecc),
         ("Xid", "quick", "gpu", 10, "isolate", check_xid),
         ("fabric manager", "quick", "nvswitch", 5, "reboot", check_fabric_manager),
+        ("NVLink", "quick", "nvswitch", 10, "reset", check_nvlink),
         ("EFA devices", "quick", "efa", 5, "isolate", check_efa_count),
         ("EFA ports", "quick", "efa", 5, "isolate", check_efa_ports),
         ("Neuron devices", "quick", "neuron", 5, "isolate", check_neuron_count),

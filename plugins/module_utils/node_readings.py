@@ -105,3 +105,31 @@ def parse_neuron_ls(text):
         }
     except (KeyError, TypeError, ValueError) as error:
         raise Unreadable(f"neuron-ls device entry without {error}") from error
+
+
+NVLINK_GPU = re.compile(r"GPU (?P<index>\d+): (?P<name>.*?)(?: \(UUID: [^)]*\))?$")
+NVLINK_LINK = re.compile(r"Link (?P<link>\d+): (?P<state><inactive>|[0-9.]+ GB/s)$")
+# NVML's line for a GPU whose links are all down (or that has none NVML can read), spelt "inActive"
+# by some drivers and "inactive" by others
+NVLINK_NONE = re.compile(r"NVML: Unable to retrieve NVLink information as all links are inactive", re.IGNORECASE)
+
+
+def parse_nvlink_status(text):
+    """GPUs of `nvidia-smi nvlink --status`: [{index, name, links: {link: "25 GB/s" | None (inactive)},
+    all_inactive}]. Empty output (a GPU without NVLink prints nothing) is []; any other line makes the
+    reading unreadable."""
+    gpus = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        gpu, link = NVLINK_GPU.fullmatch(line), NVLINK_LINK.fullmatch(line)
+        if gpu:
+            gpus.append({"index": int(gpu["index"]), "name": gpu["name"], "links": {}, "all_inactive": False})
+        elif link and gpus:
+            gpus[-1]["links"][int(link["link"])] = None if link["state"] == "<inactive>" else link["state"]
+        elif NVLINK_NONE.fullmatch(line) and gpus:
+            gpus[-1]["all_inactive"] = True
+        else:
+            raise Unreadable(f"not a line of nvidia-smi nvlink --status: {line[:80]!r}")
+    return gpus

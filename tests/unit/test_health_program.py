@@ -24,6 +24,7 @@ ECC = (
     "--format=csv,noheader",
 )
 JOURNAL = ("journalctl", "-k", "-b", "--no-pager", "-o", "short-monotonic")
+NVLINK = ("nvidia-smi", "nvlink", "--status")
 
 
 class Runner:
@@ -53,6 +54,9 @@ def p5_answers(gpus=8):
         ECC: (0, "".join(f"{i}, 0, No, No\n" for i in range(gpus))),
         JOURNAL: (0, "[    5.1] kernel: Linux version 6.1\n"),
         ("systemctl", "is-active", "nvidia-fabricmanager"): (0, "active\n"),
+        # the recorded 8-GPU NVLink status is an A100 node's (none of an H100 SXM node is public); the
+        # check reads the links, not the model
+        NVLINK: (0, (READINGS / "nvidia-smi-nvlink-status-a100-sxm4-8gpu.txt").read_text()),
         ("munge", "-n"): (0, "MUNGE:AwQFAAB...:\n"),
         ("unmunge",): (0, (READINGS / "unmunge-success.txt").read_text()),
         ("df", "-P", "-k", "/"): (
@@ -123,6 +127,7 @@ def test_a_healthy_p5_passes_the_quick_tier(tmp_path, capsys):
         "ECC and row remapping": "pass",
         "Xid": "pass",
         "fabric manager": "pass",
+        "NVLink": "pass",
         "EFA devices": "pass",
         "EFA ports": "pass",
         "Neuron devices": "not judged",
@@ -613,3 +618,26 @@ def test_a_direct_run_goes_only_where_we_drained_the_node_and_holds_it(tmp_path)
 def test_if_drained_needs_slurm_mode(tmp_path, capsys):
     assert run(tmp_path, p5_node(tmp_path), "--if-drained")[0] == health_program.BAD_INPUT
     assert "--if-drained goes with --slurm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("reading", "detail"),
+    [
+        ("nvidia-smi-nvlink-status-h100-pcie-2gpu-inactive.txt", "GPU 0: link 4, 5, 10, 11, 16, 17 inactive"),
+        ("nvidia-smi-nvlink-status-b200-all-inactive.txt", "GPU 2: all links inactive"),
+    ],
+)
+def test_inactive_nvlinks_fail_naming_gpu_and_link(tmp_path, reading, detail):
+    node = p5_node(tmp_path, {**p5_answers(), NVLINK: (0, (READINGS / reading).read_text())})
+    _, result = run(tmp_path, node, "--check", "NVLink")
+    check = result["checks"][0]
+    assert check["status"] == "fail" and detail in check["detail"] and check["severity"] == "reset"
+    assert "GPUs report NVLink, p5.48xlarge has 8" in check["detail"]
+
+
+def test_nvlink_output_that_is_not_nvidia_smis_is_could_not_check(tmp_path):
+    node = p5_node(
+        tmp_path, {**p5_answers(), NVLINK: (0, "Failed to initialize NVML: Driver/library version mismatch\n")}
+    )
+    _, result = run(tmp_path, node, "--check", "NVLink")
+    assert result["checks"][0]["status"] == "could not check"

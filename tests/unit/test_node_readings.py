@@ -101,3 +101,26 @@ def test_neuron_ls_torus_links():
     result = node_readings.parse_neuron_ls(reading("neuron-ls-trn1.32xlarge.json"))
     assert all(len(links) == 4 for links in result["connected"].values())
     assert all(d in result["connected"][peer] for d, links in result["connected"].items() for peer in links)
+
+
+def test_nvlink_status_reads_every_link_of_every_gpu():
+    gpus = node_readings.parse_nvlink_status((READINGS / "nvidia-smi-nvlink-status-a100-sxm4-8gpu.txt").read_text())
+    assert [g["index"] for g in gpus] == list(range(8)) and gpus[0]["name"] == "NVIDIA A100-SXM4-80GB"
+    assert all(len(g["links"]) == 12 and set(g["links"].values()) == {"25 GB/s"} for g in gpus)
+
+
+def test_nvlink_status_reads_inactive_links_and_gpus_without_any():
+    bridged = node_readings.parse_nvlink_status(
+        (READINGS / "nvidia-smi-nvlink-status-h100-pcie-2gpu-inactive.txt").read_text()
+    )
+    assert [n for n, speed in bridged[1]["links"].items() if speed is None] == [4, 5, 10, 11, 16, 17]
+    (b200,) = node_readings.parse_nvlink_status(
+        (READINGS / "nvidia-smi-nvlink-status-b200-all-inactive.txt").read_text()
+    )
+    assert b200 == {"index": 2, "name": "NVIDIA B200", "links": {}, "all_inactive": True}
+    assert node_readings.parse_nvlink_status("") == []  # no NVLink hardware (an A10): nothing printed
+
+
+def test_nvlink_status_that_is_not_nvidia_smis_is_unreadable():
+    with pytest.raises(node_readings.Unreadable, match="not a line of nvidia-smi nvlink --status"):
+        node_readings.parse_nvlink_status("GPU 0: NVIDIA H100\n         Link 0: 26.562 GB/s\n  Link 1: ERR!\n")
