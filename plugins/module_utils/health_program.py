@@ -380,10 +380,28 @@ def check_memory(node, expected, settings, timeout):
 
 
 def check_dcgm(level):
+    """`dcgmi diag -r LEVEL -j`: every result that failed, by test and GPU, with DCGM's own message; the
+    worst of DCGM's error severities acts (a setting such as persistence mode only reports). dcgmi
+    exits 226 when a test fails, so its JSON is read whatever the exit status."""
+
     def run(node, expected, settings, timeout):
-        out = node.run(["dcgmi", "diag", "-r", str(level)], timeout)
-        failed = [line.strip() for line in out.splitlines() if "Fail" in line]
-        return (FAIL if failed else PASS), ("; ".join(failed)[:300] if failed else f"dcgmi diag -r {level} passed")
+        done = node.call(["dcgmi", "diag", "-r", str(level), "-j"], timeout)
+        try:
+            found = node_readings.parse_dcgmi_diag(done.stdout)
+        except node_readings.Unreadable as error:
+            why = (done.stderr or done.stdout).strip()[:200]
+            raise CouldNotCheck(f"dcgmi diag -r {level} -j exited {done.returncode}: {why or error}") from error
+        except ValueError as error:
+            raise CouldNotCheck(str(error)) from error
+        if not found["failed"]:
+            ran = found["results"] - found["skipped"]
+            return (
+                PASS,
+                f"dcgmi diag -r {level}: {ran} results passed, {found['skipped']} skipped (DCGM {found['version']})",
+            )
+        worst = max((f["severity"] for f in found["failed"]), key=slurm_nodes.SEVERITY_ORDER.index)
+        detail = "; ".join(f"{f['test']} GPU {f['gpu']}: {f['detail']}" for f in found["failed"])
+        return FAIL, detail[:300], worst
 
     return run
 

@@ -1,4 +1,5 @@
-"""Parsers of what a node's own tools print: nvidia-smi, fi_info -p efa, neuron-ls --json-output.
+"""Parsers of what a node's own tools print: nvidia-smi (its rows, banner and NVLink status), fi_info
+-p efa, neuron-ls --json-output, dcgmi diag -j.
 
 Each returns what it read, or raises Unreadable when the output is truncated or garbled: the caller
 reports "could not read", never a guess. Unit tests: tests/unit/test_node_readings.py, on recorded
@@ -133,3 +134,67 @@ def parse_nvlink_status(text):
         else:
             raise Unreadable(f"not a line of nvidia-smi nvlink --status: {line[:80]!r}")
     return gpus
+
+
+# DCGM's error severities (dcgm_errors.h DCGM_ERROR_*) as the health program's actions: CONFIG (a
+# setting such as persistence mode) and MONITOR drain nothing; NONE and UNKNOWN are taken as isolate.
+DCGM_SEVERITY = {0: "isolate", 1: "monitor", 2: "isolate", 3: "isolate", 4: "isolate", 5: "monitor", 6: "reset"}
+
+
+def parse_dcgmi_diag(text):
+    """`dcgmi diag -r N -j`: {version, results (the count), skipped, failed: [{category, test, gpu,
+    detail, error_id, severity}]}. Reads DCGM 4's layout ("DCGM Diagnostic", entity ids) and 3's
+    ("DCGM GPU Diagnostic", gpu_id or gpu_ids, warnings as a string or objects); a warn prints as
+    Fail. Unreadable where there is no such document; ValueError with dcgmi's words where it could
+    not run the diagnostic (runtime_error)."""
+    # from the first brace: a line such as NVVS's "WARNING: ..." may come first
+    start = text.find("{")
+    try:
+        doc = json.JSONDecoder().raw_decode(text, start)[0] if start >= 0 else {}
+    except ValueError as error:
+        raise Unreadable(f"dcgmi's JSON does not parse: {error}") from error
+    doc = doc if isinstance(doc, dict) else {}
+    top = doc.get("DCGM Diagnostic") or doc.get("DCGM GPU Diagnostic")
+    if not isinstance(top, dict):
+        raise Unreadable("no 'DCGM Diagnostic' document in dcgmi's output")
+    if top.get("runtime_error"):
+        raise ValueError(f"dcgmi could not run the diagnostic: {top['runtime_error']}")
+    found = {"version": (doc.get("metadata") or {}).get("version") or top.get("version"), "results": 0, "skipped": 0}
+    found["failed"] = []
+    for category in top.get("test_categories") or []:
+        for test in (category or {}).get("tests") or []:
+            for result in (test or {}).get("results") or []:
+                _dcgm_result(found, category.get("category"), test.get("name"), result or {})
+    return found
+
+
+def _dcgm_result(found, category, test, result):
+    found["results"] += 1
+    status = str(result.get("status", "")).lower()
+    if status == "skip":
+        found["skipped"] += 1
+    if status != "fail":
+        return
+    gpu = next((result[k] for k in ("entity_id", "gpu_id", "gpu_ids") if k in result), None)
+    for warning in _dcgm_warnings(result):
+        found["failed"].append({"category": category, "test": test, "gpu": gpu, **warning})
+
+
+def _dcgm_warnings(result):
+    """Each warning of a failed result as {detail, error_id, severity}; one without any where DCGM gave
+    none. 3.0-3.2 give one string; 3.3.3-3.3.9 key some objects "warnings" instead of "warning"."""
+    warnings = result.get("warnings")
+    if isinstance(warnings, str):
+        warnings = [{"warning": warnings, "error_id": result.get("error_id")}]
+    out = []
+    for item in warnings if isinstance(warnings, list) else []:
+        w = item if isinstance(item, dict) else {"warning": str(item)}
+        level = w.get("error_severity")
+        out.append(
+            {
+                "detail": str(w.get("warning") or w.get("warnings") or "failed"),
+                "error_id": w.get("error_id"),
+                "severity": DCGM_SEVERITY.get(level, "isolate") if isinstance(level, int) else "isolate",
+            }
+        )
+    return out or [{"detail": "failed", "error_id": None, "severity": "isolate"}]

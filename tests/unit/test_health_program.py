@@ -609,8 +609,9 @@ def test_a_direct_run_goes_only_where_we_drained_the_node_and_holds_it(tmp_path)
         tmp_path / "direct", {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, mine), resume: (0, "")}
     )
     answers = node.runner.answers
-    answers[("dcgmi", "diag", "-r", "2")] = (0, "Pass\n")
-    answers[("dcgmi", "diag", "-r", "3")] = (0, "Pass\n")
+    passing = (READINGS / "nvvs-3.1.0-json-pass.txt").read_text()
+    answers[("dcgmi", "diag", "-r", "2", "-j")] = (0, passing)
+    answers[("dcgmi", "diag", "-r", "3", "-j")] = (0, passing)
     code, result = run(tmp_path, node, "--slurm", "--if-drained", "--tier", "deep")
     assert result["slurm"]["action"] == "resume" and not (state / "hold.json").exists()
 
@@ -641,3 +642,31 @@ def test_nvlink_output_that_is_not_nvidia_smis_is_could_not_check(tmp_path):
     )
     _, result = run(tmp_path, node, "--check", "NVLink")
     assert result["checks"][0]["status"] == "could not check"
+
+
+DCGM_FAIL = READINGS / "dcgmi-diag-r1-j-4.2.3-gb10-persistence-fail.json"
+
+
+def test_dcgm_failures_are_read_from_its_json_whatever_its_exit_status(tmp_path):
+    # dcgmi exits 226 (DCGM_ST_NVVS_ERROR) when a test fails; the recorded failure is DCGM's CONFIG
+    # severity (persistence mode off), which only reports
+    node = p5_node(tmp_path, {**p5_answers(), ("dcgmi", "diag", "-r", "2", "-j"): (226, DCGM_FAIL.read_text())})
+    code, result = run(tmp_path, node, "--check", "DCGM diagnostics level 2")
+    check = result["checks"][0]
+    assert check["status"] == "fail" and check["severity"] == "monitor" and code == 0
+    assert check["detail"].startswith("software GPU 0: Persistence Mode: Persistence mode for GPU 0 is disabled.")
+    # the same failure at DCGM's ISOLATE severity (2) drains
+    isolate = DCGM_FAIL.read_text().replace('"error_severity" : 5', '"error_severity" : 2')
+    node = p5_node(tmp_path / "isolate", {**p5_answers(), ("dcgmi", "diag", "-r", "2", "-j"): (226, isolate)})
+    code, result = run(tmp_path, node, "--check", "DCGM diagnostics level 2")
+    assert result["checks"][0]["severity"] == "isolate" and code == 1
+
+
+def test_dcgm_that_printed_no_json_is_could_not_check(tmp_path):
+    answer = (255, "Error: unable to establish a connection to the specified host: localhost\n")
+    node = p5_node(tmp_path, {**p5_answers(), ("dcgmi", "diag", "-r", "2", "-j"): answer})
+    _, result = run(tmp_path, node, "--check", "DCGM diagnostics level 2")
+    assert (
+        result["checks"][0]["status"] == "could not check"
+        and "exited 255: Error: unable" in result["checks"][0]["detail"]
+    )

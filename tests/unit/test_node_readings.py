@@ -124,3 +124,26 @@ def test_nvlink_status_reads_inactive_links_and_gpus_without_any():
 def test_nvlink_status_that_is_not_nvidia_smis_is_unreadable():
     with pytest.raises(node_readings.Unreadable, match="not a line of nvidia-smi nvlink --status"):
         node_readings.parse_nvlink_status("GPU 0: NVIDIA H100\n         Link 0: 26.562 GB/s\n  Link 1: ERR!\n")
+
+
+def test_dcgm_4s_json_names_each_failed_test_gpu_and_severity():
+    found = node_readings.parse_dcgmi_diag((READINGS / "dcgmi-diag-r1-j-4.2.3-gb10-persistence-fail.json").read_text())
+    assert found["version"] == "4.2.3" and found["results"] == 1
+    (failed,) = found["failed"]
+    assert failed == {**failed, "category": "Deployment", "test": "software", "gpu": 0, "error_id": 29}
+    assert failed["severity"] == "monitor"  # DCGM_ERROR_CONFIG: a setting, not the hardware
+
+
+def test_dcgm_3s_layout_with_a_leading_line_and_null_entries_reads_as_passed():
+    found = node_readings.parse_dcgmi_diag((READINGS / "nvvs-3.1.0-json-pass.txt").read_text())
+    assert found["version"] == "3.1.0" and found["failed"] == [] and found["results"] > 8
+
+
+def test_dcgm_output_without_its_document_is_unreadable_and_a_runtime_error_says_why():
+    with pytest.raises(node_readings.Unreadable):
+        node_readings.parse_dcgmi_diag("Error: unable to establish a connection to the specified host\n")
+    with pytest.raises(node_readings.Unreadable):
+        node_readings.parse_dcgmi_diag('{"DCGM Diagnostic" : {"test_categories" : [')
+    # the shape dcgmi's HelperJsonBuildOutput gives when the diagnostic could not start (DCGM 4 source)
+    with pytest.raises(ValueError, match="could not run the diagnostic: No GPUs"):
+        node_readings.parse_dcgmi_diag('{"DCGM Diagnostic": {"version": "4.2.3", "runtime_error": "No GPUs"}}')
