@@ -15,6 +15,8 @@ def slurm_topology_problems(topology, compute_nodes):
             problems.append(
                 f"slurm_topology: switch {switch} needs either nodes (a leaf) or switches, not both or neither."
             )
+        if "nodes" in entry and not entry["nodes"]:
+            problems.append(f"slurm_topology: leaf switch {switch} has no nodes.")
         strangers = [n for n in entry.get("nodes") or [] if n not in compute_nodes]
         if strangers:
             problems.append(
@@ -25,6 +27,11 @@ def slurm_topology_problems(topology, compute_nodes):
             problems.append(
                 f"slurm_topology: switch {switch} names switches that are not defined: {', '.join(undefined)}."
             )
+    placed = {n for e in topology if isinstance(e, dict) for n in e.get("nodes") or []}
+    unplaced = [n for n in compute_nodes if n not in placed]
+    if topology and unplaced:
+        # topology/tree gives a node under no switch no multi-node job
+        problems.append(f"slurm_topology leaves compute nodes under no switch: {', '.join(unplaced)}.")
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
         problems.append(f"slurm_topology names a switch twice: {', '.join(twice)}.")

@@ -15,6 +15,7 @@ standard library and the collection's module_utils are used, so a node needs no 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import glob
 import json
 import os
@@ -294,9 +295,11 @@ def _read_json(path):
 
 
 def _write_json(path, value):
+    """Written whole or not at all: a run killed mid-write leaves the last reading."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with open(f"{path}.tmp", "w", encoding="utf-8") as f:
         json.dump(value, f, sort_keys=True)
+    os.replace(f"{path}.tmp", path)
 
 
 def check_neuron_count(node, expected, settings, timeout):
@@ -393,12 +396,12 @@ def check_dcgm(level):
             raise CouldNotCheck(f"dcgmi diag -r {level} -j exited {done.returncode}: {why or error}") from error
         except ValueError as error:
             raise CouldNotCheck(str(error)) from error
+        ran = found["results"] - found["skipped"]
+        if not found["failed"] and (done.returncode != 0 or not ran):
+            # dcgmi said something went wrong, or ran nothing: not a pass
+            raise CouldNotCheck(f"dcgmi diag -r {level} -j exited {done.returncode} with {ran} results and no failure")
         if not found["failed"]:
-            ran = found["results"] - found["skipped"]
-            return (
-                PASS,
-                f"dcgmi diag -r {level}: {ran} results passed, {found['skipped']} skipped (DCGM {found['version']})",
-            )
+            return PASS, f"dcgmi diag -r {level}: {ran} passed, {found['skipped']} skipped (DCGM {found['version']})"
         worst = max((f["severity"] for f in found["failed"]), key=slurm_nodes.SEVERITY_ORDER.index)
         detail = "; ".join(f"{f['test']} GPU {f['gpu']}: {f['detail']}" for f in found["failed"])
         return FAIL, detail[:300], worst
@@ -638,8 +641,10 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
     result["node"] = found["name"]
     known = [c["name"] for c in catalogue(settings)]
     decision = slurm_nodes.decide(found, result, settings.get("required") or [], prolog, known)
-    if decision["action"] == "resume" and settings.get("hold"):
+    if settings.get("hold") and decision["action"] == "resume":
         decision = {"action": "none", "argv": None, "why": f"{found['name']} is held: the sweep checks it on the node"}
+    if settings.get("hold") and decision["action"] == "reboot":
+        decision.update(action="drain", argv=slurm_nodes.drain_argv(found["name"], decision["why"]))
     if decision["argv"]:
         try:
             scontrol(node, settings, decision["argv"])
@@ -699,10 +704,23 @@ def print_catalogue(checks):
         print(f"{c['tier']:>8}  {c['name']} (needs {c['needs'] or 'nothing'}, {c['timeout']} s, {c['severity']})")
 
 
-HOLD = "hold.json"
-# How long a hold counts (seconds): the deep tier's budget and a margin; an older one was left by a
-# run that died.
-HOLD_LIMIT = BUDGET["deep"] + 600
+# The direct run's hold on the node: an exclusive flock for its whole run (from before it asks Slurm
+# until it has acted), which the quick tier's --slurm tries to share around its decision; a lock dies
+# with its process, so none is left behind.
+HOLD = "hold.lock"
+
+
+def hold(state_dir, exclusive):
+    """The open lock file, held exclusively (waiting for a quick run to finish acting) or shared
+    without waiting; None where a direct run holds it."""
+    os.makedirs(state_dir, exist_ok=True)
+    f = open(os.path.join(state_dir, HOLD), "a+", encoding="utf-8")  # noqa: SIM115 (the lock is held past this function)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
 
 
 def not_drained_here(node, name, settings):
@@ -714,12 +732,6 @@ def not_drained_here(node, name, settings):
     if found["state"] in ("ALLOCATED", "MIXED") or "COMPLETING" in found["flags"]:
         return f"{found['name']} still runs jobs"
     return None
-
-
-def held(state_dir, now):
-    """Whether a direct run holds this node (the quick tier then resumes nothing)."""
-    hold = _read_json(os.path.join(state_dir, HOLD))
-    return isinstance(hold, dict) and 0 <= now - hold.get("time", 0) < HOLD_LIMIT
 
 
 def main(argv=None, node=None, clock=time.monotonic, now=time.time):
@@ -743,18 +755,17 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     name = args.node_name or socket.gethostname().split(".")[0]
     if not args.if_drained:
         return run_tier(args, node, config, name, (clock, now))
+    lock = hold(args.state_dir, exclusive=True)
     try:
         why = not_drained_here(node, name, config["settings"])
     except (CouldNotCheck, ValueError) as error:
         why = f"could not reach Slurm: {error}"
     if why:
+        lock.close()
         print(json.dumps({"node": name, "outcome": "not run", "why": why, "slurm": {"action": "none", "why": why}}))
         return EXIT["healthy"]
-    _write_json(os.path.join(args.state_dir, HOLD), {"time": now(), "tier": args.tier})
-    try:
+    with lock:
         return run_tier(args, node, config, name, (clock, now))
-    finally:
-        os.remove(os.path.join(args.state_dir, HOLD))
 
 
 def run_tier(args, node, config, name, clocks):
@@ -777,7 +788,7 @@ def run_tier(args, node, config, name, clocks):
         "checks": results,
     }
     if args.slurm:
-        result["slurm"] = to_slurm(args, node, result, settings, now())
+        result["slurm"] = to_slurm(args, node, result, settings)
     if args.prolog:
         remember_prolog(args.state_dir, {**result, "required": required}, os.environ.get("SLURM_JOB_ID"))
     remember(args.state_dir, result)
@@ -789,15 +800,18 @@ def run_tier(args, node, config, name, clocks):
     return EXIT[result["outcome"]]
 
 
-def to_slurm(args, node, result, settings, at):
-    """What Slurm was told about the node; a node held by a direct run is resumed only by that run."""
-    holding = held(args.state_dir, at) and not args.if_drained
+def to_slurm(args, node, result, settings):
+    """What Slurm was told about the node. While a direct run holds it, this run neither resumes it
+    (the deep tier is running there) nor reboots it (that would kill the run and resume the node)."""
+    lock = None if args.if_drained else hold(args.state_dir, exclusive=False)
+    held = not args.if_drained and lock is None
     try:
-        decision = apply_to_slurm(
-            node, result["node"], result, {**settings, "hold": holding}, read_prolog(args.state_dir)
-        )
+        decision = apply_to_slurm(node, result["node"], result, {**settings, "hold": held}, read_prolog(args.state_dir))
     except (CouldNotCheck, ValueError) as error:
         return {"action": "none", "argv": None, "why": f"could not reach Slurm: {error}"}
+    finally:
+        if lock:
+            lock.close()
     if decision.get("adopted") and decision.get("done"):
         remember_prolog(args.state_dir, {"outcome": "taken over"})
     return decision

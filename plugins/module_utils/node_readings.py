@@ -163,8 +163,14 @@ def parse_dcgmi_diag(text):
     found["failed"] = []
     for category in top.get("test_categories") or []:
         for test in (category or {}).get("tests") or []:
+            before = len(found["failed"])
             for result in (test or {}).get("results") or []:
                 _dcgm_result(found, category.get("category"), test.get("name"), result or {})
+            summary = (test or {}).get("test_summary") or {}
+            if len(found["failed"]) == before and str(summary.get("status", "")).lower() in ("fail", "warn"):
+                # an error of the test tied to no GPU is in its summary only (DCGM 4)
+                _dcgm_result(found, category.get("category"), test.get("name"), {**summary, "status": "fail"})
+                found["results"] -= 1
     return found
 
 
@@ -173,7 +179,7 @@ def _dcgm_result(found, category, test, result):
     status = str(result.get("status", "")).lower()
     if status == "skip":
         found["skipped"] += 1
-    if status != "fail":
+    if status not in ("fail", "warn"):
         return
     gpu = next((result[k] for k in ("entity_id", "gpu_id", "gpu_ids") if k in result), None)
     for warning in _dcgm_warnings(result):

@@ -83,7 +83,8 @@ def ours(node):
 def reason_for(failed):
     """The drain reason: the owner, then each failed check's name and detail. Beyond REASON_LIMIT the
     details are shortened, never the names: reason_checks() reads them back to know what must pass."""
-    entries = [(c["name"], str(c["detail"]).replace('"', "'").replace("\n", " ")) for c in failed]
+    # no '"' (scontrol's quoting) and no "Word=" inside a detail (it would end parse_node()'s Reason)
+    entries = [(c["name"], str(c["detail"]).replace('"', "'").replace("\n", " ").replace("=", ":")) for c in failed]
     text = _reason_text(entries)
     if len(text) <= REASON_LIMIT:
         return text
@@ -136,8 +137,13 @@ def unproven(node, result, known):
     """The checks our drain reason names that this run did not pass ([] where the reason is not ours)."""
     if not drained(node) or not ours(node):
         return []
-    passed = {c["name"] for c in result["checks"] if c["status"] == "pass"}
+    # a failure that only reports (a DCGM CONFIG warning) clears the check as a pass does
+    passed = {c["name"] for c in result["checks"] if c["status"] == "pass" or _monitor_only(c)}
     return [name for name in reason_checks(node["reason"], known) if name not in passed]
+
+
+def _monitor_only(check):
+    return check["status"] == "fail" and check.get("severity") == "monitor"
 
 
 def decide(node, result, required=(), prolog=None, known=()):
@@ -150,7 +156,13 @@ def decide(node, result, required=(), prolog=None, known=()):
     if drained(node) and not (ours(node) or adopt):
         return _none(f"{name} was drained by someone else ({node['reason'] or 'no reason'}): left as it is")
     bad, carried = failing(result, required), unproven(node, result, known)
-    decision = _unhealthy(node, bad, carried) if bad else _healthy(node, carried)
+    # monitor-only failures report and act on nothing: they neither drain nor keep a node drained
+    acting = [c for c in bad if c.get("severity", "isolate") != "monitor"]
+    if bad and not acting:
+        decision = _healthy(node, carried)
+        decision["why"] += f"; reported only: {reason_for(bad)[len(OWNER) + 1 :]}"
+    else:
+        decision = _unhealthy(node, acting, carried) if acting else _healthy(node, carried)
     if adopt:
         decision["why"] = f"{decision['why']} (Slurm's Prolog error followed our prolog's failure)"
     return {**decision, "adopted": adopt}
@@ -174,8 +186,6 @@ def _unhealthy(node, bad, carried):
     pass stay in the new one, first, so that a pass of the others alone cannot return the node, and a
     reboot (whose nextstate=RESUME would) becomes a drain."""
     name, level = node["name"], severity(bad)
-    if level == "monitor":
-        return _none(f"{name}: {reason_for(bad)} (monitor only)")
     failed_now = {c["name"] for c in bad}
     kept = [{"name": c, "detail": "failed before, not passed since"} for c in carried if c not in failed_now]
     reason = reason_for(kept + bad)
@@ -207,6 +217,8 @@ def expand_hostlist(expression):
             names.append(part)
             continue
         prefix, ranges, suffix = bracket.groups()
+        if "[" in suffix:
+            raise ValueError(f"a name with two ranges is not read here: {part!r} in {expression!r}")
         for item in ranges.split(","):
             low, _, high = item.partition("-")
             if not low.isdigit() or (high and not high.isdigit()):

@@ -132,7 +132,10 @@ def node_states(module, scontrol):
 def leaf_switches(module, p):
     """{leaf switch: [nodes]} from Slurm's topology; {} where it has none."""
     rc, out, _ = module.run_command([os.path.join(p["slurm_bin_dir"], "scontrol"), "show", "topology"])
-    return slurm_nodes.leaf_switches(out) if rc == 0 else {}
+    try:
+        return slurm_nodes.leaf_switches(out) if rc == 0 else {}
+    except ValueError:  # a hostlist form not read here: the given order, as without a topology
+        return {}
 
 
 def refusals(nodes, states):

@@ -95,6 +95,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_nodes
 
 POLL_S = 2
+CUTOFF_MARGIN_S = 120
+# Seconds past the wait that Slurm's --deadline leaves a job, so that wait 0 still lets one start.
+DEADLINE_MARGIN_S = 60
 GONE = "COMPLETED"  # a job the controller no longer lists ended long enough ago
 FINAL = {
     "COMPLETED",
@@ -134,7 +137,7 @@ def submit(module, p, node):
     argv = [_bin(p, "sbatch"), "--parsable", "--partition", p["partition"], "--exclusive", "--nodes", "1"]
     argv += ["--nodelist", node, "--job-name", f"ml-health-{p['tier']}", "--time", str(math.ceil(p["time_limit"] / 60))]
     # Slurm itself drops the job once it can no longer start within the wait, should this module die
-    argv += [f"--deadline=now+{p['wait'] + math.ceil(p['time_limit'] / 60) * 60}seconds"]
+    argv += [f"--deadline=now+{p['wait'] + DEADLINE_MARGIN_S + math.ceil(p['time_limit'] / 60) * 60}seconds"]
     argv += ["--output", f"{output}.json", "--error", f"{output}.log", "--wrap", command]
     job = _run(module, argv).strip().split(";")[0]
     files = [f"{output}.json".replace("%j", job), f"{output}.log".replace("%j", job)]
@@ -154,6 +157,9 @@ def wait(module, p, jobs):
     """Until every job ended; one still pending after p["wait"] seconds is cancelled. A running one is
     left to its time limit: it holds nobody's node but its own."""
     deadline = time.monotonic() + p["wait"]
+    # past the wait and the time limit nothing of ours should be left: a state that neither ends nor
+    # pends (REQUEUE_HOLD, STOPPED) is cancelled then
+    cutoff = deadline + math.ceil(p["time_limit"] / 60) * 60 + CUTOFF_MARGIN_S
     while True:
         for job in jobs:
             if not ended(job):
@@ -164,6 +170,12 @@ def wait(module, p, jobs):
             for job in pending:
                 job["state"] = "CANCELLED (waited too long for its node)"
         if all(ended(j) for j in jobs):
+            return
+        if time.monotonic() > cutoff:
+            stuck = [j for j in jobs if not ended(j)]
+            module.run_command([_bin(p, "scancel"), *[j["id"] for j in stuck]])
+            for job in stuck:
+                job["state"] = f"CANCELLED (still {job['state']} past the wait and the time limit)"
             return
         time.sleep(POLL_S)
 
@@ -209,7 +221,8 @@ def main():
         module.exit_json(changed=False, jobs=[], **{k: chosen[k] for k in ("direct", "skipped")}, would=chosen)
     started, jobs = time.monotonic(), []
     try:
-        jobs += [submit(module, p, node) for node in chosen["submit"]]
+        for node in chosen["submit"]:
+            jobs.append(submit(module, p, node))  # one by one: a failed sbatch leaves the others cancellable
         wait(module, p, jobs)
     finally:
         # interrupted (a failed sbatch, a signal): no job of ours is left to take a node later

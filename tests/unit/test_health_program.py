@@ -593,18 +593,21 @@ def test_a_direct_run_goes_only_where_we_drained_the_node_and_holds_it(tmp_path)
         node = p5_node(tmp_path / fixture, {**p5_answers(), **slurm_answers(fixture)})
         code, result = run(tmp_path / fixture, node, "--slurm", "--if-drained", "--tier", "deep")
         assert code == 0 and result is None and node.runner.calls == [("scontrol", "-o", "show", "node")]
-    # while a direct run holds the node, the quick tier every interval resumes nothing
+    # while a direct run holds the node, the quick tier every interval resumes nothing, reboots nothing
     state = tmp_path / "state"
-    state.mkdir()
-    (state / "hold.json").write_text(json.dumps({"time": time.time(), "tier": "deep"}))
+    holder = health_program.hold(str(state), exclusive=True)
     resume = ("scontrol", "update", "NodeName=ml-c1", "State=RESUME")
     quick_reason = (SLURM / "drained-by-us.txt").read_text()
-    node = p5_node(
-        tmp_path / "quick", {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, quick_reason), resume: (0, "")}
-    )
-    _, result = run(tmp_path, node, "--slurm", "--check", "GPU count")
+    answers = {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, quick_reason), resume: (0, "")}
+    _, result = run(tmp_path, p5_node(tmp_path / "quick", answers), "--slurm", "--check", "GPU count")
     assert result["slurm"]["action"] == "none" and "held" in result["slurm"]["why"]
-    (state / "hold.json").unlink()
+    drain = ("scontrol", "update", "NodeName=ml-c1", "State=DRAIN", f"Reason={REASON}")
+    rebooting = p5_node(
+        tmp_path / "reboot", {**p5_answers(), **slurm_answers("idle.txt"), QUERY: ONE_GPU, drain: (0, "")}
+    )
+    _, result = run(tmp_path, rebooting, "--slurm", "--check", "nvidia-smi")
+    assert result["slurm"]["action"] == "drain" and rebooting.runner.calls[-1] == drain  # not scontrol reboot
+    holder.close()
     node = p5_node(
         tmp_path / "direct", {**p5_answers(), ("scontrol", "-o", "show", "node"): (0, mine), resume: (0, "")}
     )
@@ -613,7 +616,8 @@ def test_a_direct_run_goes_only_where_we_drained_the_node_and_holds_it(tmp_path)
     answers[("dcgmi", "diag", "-r", "2", "-j")] = (0, passing)
     answers[("dcgmi", "diag", "-r", "3", "-j")] = (0, passing)
     code, result = run(tmp_path, node, "--slurm", "--if-drained", "--tier", "deep")
-    assert result["slurm"]["action"] == "resume" and not (state / "hold.json").exists()
+    assert result["slurm"]["action"] == "resume"
+    assert health_program.hold(str(state), exclusive=False) is not None  # released with the run
 
 
 def test_if_drained_needs_slurm_mode(tmp_path, capsys):
@@ -670,3 +674,11 @@ def test_dcgm_that_printed_no_json_is_could_not_check(tmp_path):
         result["checks"][0]["status"] == "could not check"
         and "exited 255: Error: unable" in result["checks"][0]["detail"]
     )
+
+
+def test_dcgm_that_ran_nothing_or_exited_non_zero_without_a_failure_is_not_a_pass(tmp_path):
+    passing = (READINGS / "nvvs-3.1.0-json-pass.txt").read_text()
+    for i, answer in enumerate(((226, passing), (0, '{"DCGM Diagnostic": {"test_categories": []}}'))):
+        node = p5_node(tmp_path / str(i), {**p5_answers(), ("dcgmi", "diag", "-r", "2", "-j"): answer})
+        _, result = run(tmp_path / str(i), node, "--check", "DCGM diagnostics level 2")
+        assert result["checks"][0]["status"] == "could not check", answer[0]

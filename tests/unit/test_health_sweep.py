@@ -134,7 +134,7 @@ def test_each_job_is_exclusive_in_the_maintenance_partition_and_writes_its_resul
     assert argv[:3] == ["/usr/bin/sbatch", "--parsable", "--partition"] and "--exclusive" in argv
     assert argv[argv.index("--nodelist") + 1] == "ml-c2" and argv[argv.index("--time") + 1] == "121"
     assert argv[-2:] == ["--wrap", "/usr/local/sbin/ml-health --tier deep --slurm"]
-    assert "--deadline=now+7260seconds" in argv  # Slurm drops it once it cannot start in time
+    assert "--deadline=now+7320seconds" in argv  # Slurm drops it once it cannot start in time
     assert job["files"] == ["/var/lib/ml_cluster/health/sweep-41.json", "/var/lib/ml_cluster/health/sweep-41.log"]
 
 
@@ -164,3 +164,15 @@ def test_a_job_still_waiting_for_its_node_is_cancelled_and_a_running_one_left_to
 def test_a_job_is_gone_only_when_slurm_says_so(answer, state):
     module = Module(lambda argv: answer)
     assert health_sweep_module.job_state(module, PARAMS, {"id": "41", "state": "RUNNING"}) == state
+
+
+def test_a_job_that_neither_ends_nor_pends_is_cancelled_past_the_wait_and_its_limit(monkeypatch):
+    def answer(argv):
+        return (0, "", "") if argv[0].endswith("scancel") else (0, f"JobId={argv[-1]} JobState=REQUEUE_HOLD", "")
+
+    monkeypatch.setattr(health_sweep_module, "POLL_S", 0)
+    monkeypatch.setattr(health_sweep_module, "CUTOFF_MARGIN_S", -7260)  # the cutoff at once
+    module = Module(answer)
+    jobs = [{"id": "43", "state": "PENDING"}]
+    health_sweep_module.wait(module, PARAMS, jobs)
+    assert ["/usr/bin/scancel", "43"] in module.calls and jobs[0]["state"].startswith("CANCELLED (still REQUEUE_HOLD")

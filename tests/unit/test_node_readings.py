@@ -2,6 +2,7 @@
 outputs in the tools' formats for several instance sizes (tests/fixtures/readings/README.md), and on
 truncated and garbled ones: those are "could not read", never a guess."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,14 @@ def test_dcgm_output_without_its_document_is_unreadable_and_a_runtime_error_says
     # the shape dcgmi's HelperJsonBuildOutput gives when the diagnostic could not start (DCGM 4 source)
     with pytest.raises(ValueError, match="could not run the diagnostic: No GPUs"):
         node_readings.parse_dcgmi_diag('{"DCGM Diagnostic": {"version": "4.2.3", "runtime_error": "No GPUs"}}')
+
+
+def test_a_dcgm_4_failure_held_only_in_a_tests_summary_is_read():
+    # the recorded document with its result's warnings moved to the test's summary, where DCGM 4 puts
+    # an error tied to no GPU (HelperJsonAddTestSummary)
+    doc = json.loads((READINGS / "dcgmi-diag-r1-j-4.2.3-gb10-persistence-fail.json").read_text())
+    test = doc["DCGM Diagnostic"]["test_categories"][0]["tests"][0]
+    test["test_summary"]["warnings"] = test["results"][0].pop("warnings")
+    test["results"][0]["status"] = "Pass"
+    (failed,) = node_readings.parse_dcgmi_diag(json.dumps(doc))["failed"]
+    assert failed["test"] == "software" and failed["gpu"] is None and failed["error_id"] == 29

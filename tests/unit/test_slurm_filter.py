@@ -27,5 +27,12 @@ def test_each_mistake_is_named():
         "slurm_topology: switch leaf1 names switches that are not defined: leaf2.",
         "slurm_topology: switch spine names switches that are not defined: leafX.",
         "slurm_topology entry 4 needs a switch name.",
+        "slurm_topology leaves compute nodes under no switch: ml-c4.",
         "slurm_topology names a switch twice: leaf1.",
     ]
+
+
+def test_an_empty_leaf_is_refused_and_no_topology_is_fine():
+    empty = [{"switch": "leaf1", "nodes": []}, {"switch": "leaf2", "nodes": COMPUTE}]
+    assert slurm_topology_problems(empty, COMPUTE) == ["slurm_topology: leaf switch leaf1 has no nodes."]
+    assert slurm_topology_problems([], COMPUTE) == []

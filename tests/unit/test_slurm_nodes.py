@@ -96,7 +96,7 @@ def test_the_worst_severity_decides_and_monitor_alone_drains_nothing():
     assert slurm_nodes.decide(node("idle"), result(monitor))["action"] == "none"
     both = slurm_nodes.decide(node("idle"), result(monitor, failed("Xid", "79 on GPU 3", "isolate")))
     assert both["action"] == "drain"
-    assert "persistence mode: off on GPU 3; Xid: 79 on GPU 3" in both["why"]
+    assert both["why"] == "ml_cluster: Xid: 79 on GPU 3"  # the reason names what drains, not what only reports
 
 
 def test_a_node_drained_already_for_the_same_reason_is_left():
@@ -206,3 +206,21 @@ def test_leaf_switches_are_read_from_scontrol_show_topology():
     leaves = slurm_nodes.leaf_switches((SLURM / "topology.txt").read_text())
     assert leaves == {"leaf1": ["ml-c1", "ml-c3"], "leaf2": ["ml-c2", "ml-c4"]}
     assert slurm_nodes.leaf_switches("") == {}  # no topology: scontrol says so on stderr
+
+
+def test_a_node_we_drained_returns_when_only_reporting_checks_still_fail():
+    # DCGM's CONFIG warning (persistence mode off) comes back as a monitor-only failure of the DCGM check
+    drained = {**node("drained-by-us"), "reason": "ml_cluster: DCGM diagnostics level 3: Memory: Fail"}
+    config = failed("DCGM diagnostics level 3", "software GPU 0: Persistence mode is disabled", "monitor")
+    decision = slurm_nodes.decide(drained, result(PASSED, config), known=["GPU count", "DCGM diagnostics level 3"])
+    assert decision["action"] == "resume" and "reported only: DCGM diagnostics level 3" in decision["why"]
+
+
+def test_a_detail_cannot_end_the_reason_scontrol_prints():
+    reason = slurm_nodes.reason_for([failed("DCGM diagnostics level 2", "pcie GPU 1: Expected=16 Found=8")])
+    line = (
+        (SLURM / "drained-by-us.txt")
+        .read_text()
+        .replace("GPU count: 7 on the PCI bus, p5.48xlarge has 8", reason[len("ml_cluster: ") :])
+    )
+    assert slurm_nodes.parse_node(line)["reason"] == reason and "=" not in reason
