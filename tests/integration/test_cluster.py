@@ -461,10 +461,14 @@ def test_slurm_drains_a_failing_node_and_resumes_it_once_it_passes(demo):
 def test_a_node_a_person_drained_stays_drained(demo):
     run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c2", "State=DRAIN", "Reason=bad DIMM"])
     try:
-        state, reason, _ = wait_for("ml-c2", lambda s, r: False, timeout=35)  # two intervals
+        # until the checker has run on the drained node (every 15 s) and passed, then the state it left
+        start, last = time.monotonic(), {}
+        while "drained by someone else" not in last.get("slurm", {}).get("why", "") and time.monotonic() - start < 40:
+            time.sleep(2)
+            last = json.loads(run(["docker", "exec", "ml-c2", "cat", "/var/lib/ml_cluster/health/last.json"]).stdout)
+        assert last["outcome"] == "healthy" and "drained by someone else" in last.get("slurm", {}).get("why", ""), last
+        state, reason = node_state("ml-c2")
         assert "DRAIN" in state and reason == "bad DIMM", (state, reason)
-        last = json.loads(run(["docker", "exec", "ml-c2", "cat", "/var/lib/ml_cluster/health/last.json"]).stdout)
-        assert last["outcome"] == "healthy" and "drained by someone else" in last["slurm"]["why"]
     finally:
         run(["docker", "exec", "ml-head", "scontrol", "update", "NodeName=ml-c2", "State=RESUME"])
 
