@@ -43,7 +43,7 @@ def health_sweep_verdict(sweep, job_outputs, direct_outputs):
     """What a sweep found (health_sweep.verdict()), from the registered results: sweep (the
     health_sweep module's), job_outputs (slurp of each job's sweep-JOBID.json, looped over its jobs),
     direct_outputs (ml-health's stdout on each node checked directly, looped over its direct nodes)."""
-    swept = {name: why for name, why in sweep["skipped"].items()}
+    swept = dict(sweep["skipped"])
     results = {}
     for job, read in zip(sweep["jobs"], job_outputs.get("results", []), strict=True):
         swept[job["node"]] = None

@@ -634,10 +634,14 @@ def scontrol(node, settings, argv):
     return node.run([program, *argv[1:]], SLURM_TIMEOUT)
 
 
+def this_node(node, name, settings):
+    """This node's record among `scontrol -o show node`'s lines."""
+    return slurm_nodes.find_node(scontrol(node, settings, ["scontrol", "-o", "show", "node"]), name)
+
+
 def apply_to_slurm(node, name, result, settings, prolog=None):
     """Reads this node's Slurm state, decides, and runs the one scontrol command decided on."""
-    lines = scontrol(node, settings, ["scontrol", "-o", "show", "node"])
-    found = slurm_nodes.find_node(lines, name)
+    found = this_node(node, name, settings)
     result["node"] = found["name"]
     known = [c["name"] for c in catalogue(settings)]
     decision = slurm_nodes.decide(found, result, settings.get("required") or [], prolog, known)
@@ -726,10 +730,10 @@ def hold(state_dir, exclusive):
 def not_drained_here(node, name, settings):
     """Why the tier may not run on this node outside Slurm (None where it may): that is for a node the
     health program drained whose jobs are done, which no Slurm job can reach (the sweep's direct run)."""
-    found = slurm_nodes.find_node(scontrol(node, settings, ["scontrol", "-o", "show", "node"]), name)
+    found = this_node(node, name, settings)
     if not (slurm_nodes.drained(found) and slurm_nodes.ours(found)):
         return f"{found['name']} is not drained by the health program ({found['state']}, {found['reason']})"
-    if found["state"] in ("ALLOCATED", "MIXED") or "COMPLETING" in found["flags"]:
+    if slurm_nodes.runs_jobs(found):
         return f"{found['name']} still runs jobs"
     return None
 
@@ -743,7 +747,7 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
             print_catalogue(catalogue(config["settings"]))
             return 0
         # a tier or check that does not exist is refused here, before anything runs
-        select(args.tier or ("quick" if not args.check else None), args.check, catalogue(config["settings"]))
+        checks = select(args.tier or ("quick" if not args.check else None), args.check, catalogue(config["settings"]))
         if args.if_drained and not args.slurm:
             raise ValueError("--if-drained goes with --slurm")
     except ValueError as error:
@@ -752,9 +756,9 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
     node = node or Node(args.root)
     # checks that compare with their last reading keep it beside the results
     config["settings"] = {**config["settings"], "state_dir": args.state_dir}
-    name = args.node_name or socket.gethostname().split(".")[0]
+    args.node_name = name = args.node_name or socket.gethostname().split(".")[0]
     if not args.if_drained:
-        return run_tier(args, node, config, name, (clock, now))
+        return run_tier(args, node, config, checks, (clock, now))
     lock = hold(args.state_dir, exclusive=True)
     try:
         why = not_drained_here(node, name, config["settings"])
@@ -765,21 +769,20 @@ def main(argv=None, node=None, clock=time.monotonic, now=time.time):
         print(json.dumps({"node": name, "outcome": "not run", "why": why, "slurm": {"action": "none", "why": why}}))
         return EXIT["healthy"]
     with lock:
-        return run_tier(args, node, config, name, (clock, now))
+        return run_tier(args, node, config, checks, (clock, now))
 
 
-def run_tier(args, node, config, name, clocks):
-    """Runs the checks asked for, acts on Slurm or leaves the prolog's record, keeps and prints the result."""
+def run_tier(args, node, config, checks, clocks):
+    """Runs the checks selected, acts on Slurm or leaves the prolog's record, keeps and prints the result."""
     clock, now = clocks
     settings = config["settings"]
-    checks = select(args.tier or ("quick" if not args.check else None), args.check, catalogue(settings))
     required = settings.get("required") or []
     tier = None if args.check else (args.tier or "quick")
     budget = BUDGET[tier] if tier else max(c["timeout"] for c in checks)
     begun = clock()
     results = run_checks(checks, node, config, settings.get("budget_s", {}).get(tier, budget), clock)
     result = {
-        "node": name,
+        "node": args.node_name,
         "tier": tier,
         "check": args.check,
         "time": round(now(), 3),

@@ -17,8 +17,6 @@ from __future__ import annotations
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import slurm_nodes
 
 BUSY = ("skip", "queue")
-# Base states in which a node runs jobs.
-RUNNING = ("ALLOCATED", "MIXED", "COMPLETING")
 # Flags of a cloud node without an instance (ParallelCluster's idle~), or one being made.
 POWER = ("POWERED_DOWN", "POWERING_UP", "POWER_DOWN", "POWERING_DOWN")
 
@@ -48,8 +46,7 @@ def place(node, busy):
     why = left_alone(node)
     if why:
         return "skipped", why
-    # 22.05 shows a node whose epilog still runs as a flag: IDLE+COMPLETING+DRAIN
-    running = node["state"] in RUNNING or "COMPLETING" in node["flags"]
+    running = slurm_nodes.runs_jobs(node)
     if slurm_nodes.drained(node):
         return ("skipped", f"draining, its jobs still run ({node['reason']})") if running else ("direct", None)
     if running and busy == "skip":

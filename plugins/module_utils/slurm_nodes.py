@@ -72,6 +72,15 @@ def find_node(text, hostname):
     raise ValueError(f"no Slurm node named {short} or on host {short}")
 
 
+# Base states in which a node runs jobs; 22.05 shows one whose epilog still runs as a flag too
+# (IDLE+COMPLETING+DRAIN).
+RUNNING = ("ALLOCATED", "MIXED", "COMPLETING")
+
+
+def runs_jobs(node):
+    return node["state"] in RUNNING or "COMPLETING" in node["flags"]
+
+
 def drained(node):
     return "DRAIN" in node["flags"] or node["state"] == "DRAINED"
 
@@ -158,11 +167,9 @@ def decide(node, result, required=(), prolog=None, known=()):
     bad, carried = failing(result, required), unproven(node, result, known)
     # monitor-only failures report and act on nothing: they neither drain nor keep a node drained
     acting = [c for c in bad if c.get("severity", "isolate") != "monitor"]
+    decision = _unhealthy(node, acting, carried) if acting else _healthy(node, carried)
     if bad and not acting:
-        decision = _healthy(node, carried)
         decision["why"] += f"; reported only: {reason_for(bad)[len(OWNER) + 1 :]}"
-    else:
-        decision = _unhealthy(node, acting, carried) if acting else _healthy(node, carried)
     if adopt:
         decision["why"] = f"{decision['why']} (Slurm's Prolog error followed our prolog's failure)"
     return {**decision, "adopted": adopt}

@@ -112,15 +112,14 @@ import statistics
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes, nccl_tests, slurm_nodes
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import bad_nodes, nccl_tests, slurm_jobs, slurm_nodes
 
-FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 POLL_S = 2
 
 
 def node_states(module, scontrol):
     """{node name: State=...} for every node Slurm knows."""
-    out = _run(module, [scontrol, "-o", "show", "node"])
+    out = slurm_jobs.run_or_fail(module, [scontrol, "-o", "show", "node"])
     states = {}
     for line in out.splitlines():
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
@@ -168,7 +167,7 @@ def submit(module, p, tag, group):
     output = os.path.join(p["output_dir"], f"{tag}-%j.out")
     argv = [sbatch, "--parsable", "--job-name", "find-bad-nodes", "--nodes", str(len(group))]
     argv += ["--nodelist", ",".join(group), "--output", output, *p["sbatch_args"], p["script"], *p["args"]]
-    job = _run(module, argv).strip().split(";")[0]
+    job = slurm_jobs.run_or_fail(module, argv).strip().split(";")[0]
     return {"id": job, "output": output.replace("%j", job), "nodes": list(group)}
 
 
@@ -178,15 +177,12 @@ def wait(module, p, jobs):
     deadline = time.monotonic() + p["round_timeout"]
     while True:
         for job in jobs:
-            if job.get("state") in FINAL:
-                continue
-            line = module.run_command([scontrol, "-o", "show", "job", job["id"]])[1]
-            state = next((f.split("=", 1)[1] for f in line.split() if f.startswith("JobState=")), None)
-            job["state"] = state or "COMPLETED"  # gone from the controller: ended long enough ago
-        if all(j["state"] in FINAL for j in jobs):
+            if not slurm_jobs.ended(job.setdefault("state", "PENDING")):
+                job["state"] = slurm_jobs.job_state(module, scontrol, job["id"], job["state"])
+        if all(slurm_jobs.ended(j["state"]) for j in jobs):
             return
         if time.monotonic() > deadline:
-            late = [j["id"] for j in jobs if j["state"] not in FINAL]
+            late = [j["id"] for j in jobs if not slurm_jobs.ended(j["state"])]
             module.run_command([os.path.join(p["slurm_bin_dir"], "scancel"), *late])
             for job in jobs:
                 if job["id"] in late:
@@ -205,13 +201,6 @@ def measure(module, p, number, groups):
                 text = f.read()
         job["busbw"] = busbw_of(text, p["collective"], p["message_size"]) if job["state"] == "COMPLETED" else None
     return jobs
-
-
-def _run(module, argv):
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        module.fail_json(msg=f"{' '.join(argv[:3])} ... exited {rc}: {(err or out).strip()[:500]}")
-    return out
 
 
 def main():

@@ -92,25 +92,12 @@ import shlex
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_nodes
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_jobs, slurm_nodes
 
 POLL_S = 2
 CUTOFF_MARGIN_S = 120
 # Seconds past the wait that Slurm's --deadline leaves a job, so that wait 0 still lets one start.
 DEADLINE_MARGIN_S = 60
-GONE = "COMPLETED"  # a job the controller no longer lists ended long enough ago
-FINAL = {
-    "COMPLETED",
-    "FAILED",
-    "CANCELLED",
-    "TIMEOUT",
-    "NODE_FAIL",
-    "OUT_OF_MEMORY",
-    "BOOT_FAIL",
-    "DEADLINE",
-    "PREEMPTED",
-    "REVOKED",
-}
 
 
 def partition_nodes(module, p):
@@ -121,7 +108,7 @@ def partition_nodes(module, p):
             msg=f"Slurm has no partition {p['partition']!r} ({(err or out).strip()[:200]}): set"
             " slurm_maintenance_partition in the slurm role and health_sweep_partition to the same name"
         )
-    lines = _run(module, [_bin(p, "scontrol"), "-o", "show", "node"]).splitlines()
+    lines = slurm_jobs.run_or_fail(module, [_bin(p, "scontrol"), "-o", "show", "node"]).splitlines()
     return [slurm_nodes.parse_node(line) for line in lines if p["partition"] in partitions_of(line)]
 
 
@@ -139,18 +126,9 @@ def submit(module, p, node):
     # Slurm itself drops the job once it can no longer start within the wait, should this module die
     argv += [f"--deadline=now+{p['wait'] + DEADLINE_MARGIN_S + math.ceil(p['time_limit'] / 60) * 60}seconds"]
     argv += ["--output", f"{output}.json", "--error", f"{output}.log", "--wrap", command]
-    job = _run(module, argv).strip().split(";")[0]
+    job = slurm_jobs.run_or_fail(module, argv).strip().split(";")[0]
     files = [f"{output}.json".replace("%j", job), f"{output}.log".replace("%j", job)]
     return {"node": node, "id": job, "state": "PENDING", "output": files[0], "files": files}
-
-
-def job_state(module, p, job):
-    """Slurm's state of the job; GONE once the controller has forgotten it; the last state known
-    where scontrol did not answer (a busy slurmctld is asked again at the next poll)."""
-    rc, out, err = module.run_command([_bin(p, "scontrol"), "-o", "show", "job", job["id"]])
-    if rc != 0:
-        return GONE if "Invalid job id" in (err + out) else job["state"]
-    return next((f.split("=", 1)[1] for f in out.split() if f.startswith("JobState=")), job["state"])
 
 
 def wait(module, p, jobs):
@@ -162,17 +140,17 @@ def wait(module, p, jobs):
     cutoff = deadline + math.ceil(p["time_limit"] / 60) * 60 + CUTOFF_MARGIN_S
     while True:
         for job in jobs:
-            if not ended(job):
-                job["state"] = job_state(module, p, job)
+            if not slurm_jobs.ended(job["state"]):
+                job["state"] = slurm_jobs.job_state(module, _bin(p, "scontrol"), job["id"], job["state"])
         pending = [j for j in jobs if j["state"] == "PENDING"]
         if pending and time.monotonic() > deadline:
             module.run_command([_bin(p, "scancel"), *[j["id"] for j in pending]])
             for job in pending:
                 job["state"] = "CANCELLED (waited too long for its node)"
-        if all(ended(j) for j in jobs):
+        if all(slurm_jobs.ended(j["state"]) for j in jobs):
             return
         if time.monotonic() > cutoff:
-            stuck = [j for j in jobs if not ended(j)]
+            stuck = [j for j in jobs if not slurm_jobs.ended(j["state"])]
             module.run_command([_bin(p, "scancel"), *[j["id"] for j in stuck]])
             for job in stuck:
                 job["state"] = f"CANCELLED (still {job['state']} past the wait and the time limit)"
@@ -180,19 +158,8 @@ def wait(module, p, jobs):
         time.sleep(POLL_S)
 
 
-def ended(job):
-    return job["state"].split()[0] in FINAL
-
-
 def _bin(p, name):
     return os.path.join(p["slurm_bin_dir"], name)
-
-
-def _run(module, argv):
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        module.fail_json(msg=f"{' '.join(argv[:3])} ... exited {rc}: {(err or out).strip()[:500]}")
-    return out
 
 
 def main():

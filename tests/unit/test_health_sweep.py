@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.awsome.ml_cluster.plugins.filter.health import health_sweep_verdict
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_nodes
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_jobs, slurm_nodes
 from ansible_collections.awsome.ml_cluster.plugins.modules import health_sweep as health_sweep_module
 
 SLURM = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"
@@ -163,7 +163,7 @@ def test_a_job_still_waiting_for_its_node_is_cancelled_and_a_running_one_left_to
 )
 def test_a_job_is_gone_only_when_slurm_says_so(answer, state):
     module = Module(lambda argv: answer)
-    assert health_sweep_module.job_state(module, PARAMS, {"id": "41", "state": "RUNNING"}) == state
+    assert slurm_jobs.job_state(module, "/usr/bin/scontrol", "41", "RUNNING") == state
 
 
 def test_a_job_that_neither_ends_nor_pends_is_cancelled_past_the_wait_and_its_limit(monkeypatch):
