@@ -1,4 +1,5 @@
-"""health_problems: what is wrong with the health role's options, as sentences a person can act on;
+"""health_problems, health_busbw_problems: what is wrong with the health role's options, as sentences a
+person can act on;
 health_sweep_verdict: what a health sweep found, from the results its tasks registered.
 
 The health role refuses to go on while this list is not empty, before any task changes a host. The
@@ -39,6 +40,11 @@ def health_problems(required_checks, budgets, prolog_dir="", slurm=True, site_ch
     return problems
 
 
+def health_busbw_problems(entries):
+    """What is wrong with health_busbw_expected, the one-node collective's figures."""
+    return [f"health_busbw_expected: {p}" for p in health_program.busbw_problems(list(entries or []))]
+
+
 def health_sweep_verdict(sweep, job_outputs, direct_outputs):
     """What a sweep found (health_sweep.verdict()), from the registered results: sweep (the
     health_sweep module's), job_outputs (slurp of each job's sweep-JOBID.json, looped over its jobs),
@@ -64,4 +70,8 @@ def _json(text):
 
 class FilterModule:
     def filters(self):
-        return {"health_problems": health_problems, "health_sweep_verdict": health_sweep_verdict}
+        return {
+            "health_problems": health_problems,
+            "health_busbw_problems": health_busbw_problems,
+            "health_sweep_verdict": health_sweep_verdict,
+        }

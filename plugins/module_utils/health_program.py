@@ -25,7 +25,14 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.awsome.ml_cluster.plugins.module_utils import node_readings, pci, slurm_nodes, xid
+from ansible_collections.awsome.ml_cluster.plugins.module_utils import (
+    benchmarks,
+    nccl_tests,
+    node_readings,
+    pci,
+    slurm_nodes,
+    xid,
+)
 
 PASS, FAIL, UNCHECKED, NOT_JUDGED = "pass", "fail", "could not check", "not judged"
 EXIT = {"healthy": 0, "unhealthy": 1, "could not check": 2}
@@ -61,11 +68,29 @@ def run_in_own_group(argv, timeout, stdin=None):
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
+def start_in_own_group(argv):
+    """A command left running (a test's server side), in a session of its own; stop() ends it."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def command_name(argv):
+    """The program an argv runs: past env and its NAME=value settings."""
+    rest = argv[1:] if argv and argv[0] in ("env", "/usr/bin/env") else argv
+    return next((a for a in rest if "=" not in a), argv[0])
+
+
 class Node:
     """What the node shows: commands with timeouts, and files under root (a fixture tree in tests)."""
 
-    def __init__(self, root="/", runner=run_in_own_group):
-        self.root, self.runner = root, runner
+    def __init__(self, root="/", runner=run_in_own_group, starter=start_in_own_group):
+        self.root, self.runner, self.starter = root, runner, starter
 
     def path(self, path):
         return os.path.join(self.root, path.lstrip("/"))
@@ -74,11 +99,14 @@ class Node:
         """The finished command, whatever its exit status; CouldNotCheck where it is missing or
         outlives timeout."""
         try:
-            return self.runner(argv, timeout, stdin)
+            done = self.runner(argv, timeout, stdin)
         except FileNotFoundError as error:
-            raise CouldNotCheck(f"{argv[0]} is not installed") from error
+            raise CouldNotCheck(f"{command_name(argv)} is not installed") from error
         except subprocess.TimeoutExpired as error:
-            raise CouldNotCheck(f"{argv[0]} timed out after {timeout:g} s (killed)") from error
+            raise CouldNotCheck(f"{command_name(argv)} timed out after {timeout:g} s (killed)") from error
+        if done.returncode == 127 and argv[0] in ("env", "/usr/bin/env") and "No such file" in done.stderr:
+            raise CouldNotCheck(f"{command_name(argv)} is not installed")
+        return done
 
     def run(self, argv, timeout, stdin=None):
         """stdout of argv; CouldNotCheck where it is missing, fails or outlives timeout."""
@@ -86,6 +114,33 @@ class Node:
         if done.returncode != 0:
             raise CouldNotCheck(f"{argv[0]} exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]}")
         return done.stdout
+
+    def start(self, argv):
+        try:
+            return self.starter(argv)
+        except FileNotFoundError as error:
+            raise CouldNotCheck(f"{command_name(argv)} is not installed") from error
+
+    @staticmethod
+    def stop(proc):
+        """What a started command printed; it is killed, with what it started, if still running."""
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.communicate()[0] or ""
+
+    def listening(self, port):
+        """Whether a TCP socket listens on port (/proc/net/tcp and tcp6); None where neither reads."""
+        tables = [self.read(f"/proc/net/{name}") for name in ("tcp", "tcp6")]
+        if all(t is None for t in tables):
+            return None
+        # local_address is ADDR:PORT in hex, st 0A is LISTEN
+        wanted = f":{port:04X}"
+        return any(
+            fields[1].endswith(wanted) and fields[3] == "0A"
+            for table in tables
+            for fields in (line.split() for line in (table or "").splitlines()[1:])
+            if len(fields) > 3
+        )
 
     def read(self, path):
         try:
@@ -115,8 +170,7 @@ def _why_not_judged(expected):
 
 
 def check_gpu_count(node, expected, settings, timeout):
-    found = pci.scan(pci.pci_devices(node.path("/sys")))
-    count = len(found["gpus"]) + found["unknown_gpu_count"]
+    count = _pci_gpu_count(node)
     want = _expect(expected, "gpu_count")
     if want is None:
         return NOT_JUDGED, f"{count} on the PCI bus; {_why_not_judged(expected)}"
@@ -302,6 +356,152 @@ def _write_json(path, value):
     os.replace(f"{path}.tmp", path)
 
 
+EFA_BIN_DIR = "/opt/amazon/efa/bin"
+# Seconds the server side gets to listen, and each domain's client to finish.
+PINGPONG_LISTEN_S = 5
+PINGPONG_CLIENT_S = 60
+
+
+def check_efa_loopback(node, expected, settings, timeout):
+    """fi_pingpong from each EFA domain to itself over the device, as AWS's efa_test.sh runs it:
+    libfabric's RDM domains from fi_info (rdmap<bus>s<slot>-rdm, not the kernel's names), shared memory
+    off so that the transfer crosses the device, data checked at the receiver (-c). A domain fails
+    when a side reports an error, a transfer goes unacknowledged or nothing was sent."""
+    bin_dir = settings.get("efa_bin_dir") or EFA_BIN_DIR
+    deadline = time.monotonic() + timeout
+    done = node.call([f"{bin_dir}/fi_info", "-p", "efa", "-t", "FI_EP_RDM"], timeout)
+    if done.returncode != 0 and "No data available" in done.stdout + done.stderr:
+        return FAIL, "libfabric's efa provider finds no device (fi_info -p efa: No data available)"
+    if done.returncode != 0:
+        raise CouldNotCheck(f"fi_info exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]}")
+    domains = _parse(node_readings.parse_fi_info, done.stdout)
+    failed, rates = [], []
+    for domain in domains:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise CouldNotCheck(f"the {timeout:g} s ran out after {len(rates) + len(failed)} of {len(domains)} domains")
+        problem, rate = _pingpong(node, bin_dir, domain, min(left, PINGPONG_CLIENT_S))
+        if problem:
+            failed.append(f"{domain}: {problem}")
+        else:
+            rates.append(rate)
+    if failed:
+        return FAIL, f"{len(failed)} of {len(domains)} EFA domains failed: {'; '.join(failed)}"[:300]
+    return PASS, f"{len(domains)} EFA domains loop back (largest transfer {min(rates):.0f} MB/s or more)"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pingpong(node, bin_dir, domain, timeout):
+    """(problem or None, MB/s at the largest size) of one domain's loopback."""
+    port = _free_port()
+    env = ["env", "FI_LOG_LEVEL=warn", "FI_EFA_ENABLE_SHM_TRANSFER=0", f"FI_EFA_DEVICE_NAME={domain}"]
+    pingpong = [*env, f"{bin_dir}/fi_pingpong", "-e", "rdm", "-p", "efa", "-c"]
+    server = node.start([*pingpong, "-B", str(port)])
+    client = None
+    try:
+        listening, exited = _wait_listening(node, server, port), server.poll()
+        if exited is None and listening:
+            client = node.call([*pingpong, "-P", str(port), "localhost"], timeout)
+    finally:
+        server_output = node.stop(server)
+    if exited is not None:
+        return f"the server side exited {exited}: {_first_error(server_output)}", None
+    if client is None:
+        raise CouldNotCheck(f"fi_pingpong's server side was not listening on port {port} after {PINGPONG_LISTEN_S} s")
+    output = client.stdout + "\n" + client.stderr
+    if client.returncode != 0:
+        return f"exited {client.returncode}: {_first_error(output) or _first_error(server_output)}", None
+    found = node_readings.parse_fi_pingpong(output) if output.strip() else {"rows": [], "errors": []}
+    unacknowledged = [r["size"] for r in found["rows"] if not r["acknowledged"]]
+    if found["errors"]:
+        return found["errors"][0][:160], None
+    if unacknowledged:
+        return f"transfers unacknowledged at {', '.join(unacknowledged)} bytes", None
+    if not found["rows"]:
+        return "no transfer reported", None
+    return None, found["rows"][-1]["mb_per_s"]
+
+
+def _wait_listening(node, server, port):
+    """True once the server listens (or, where /proc/net cannot tell, once the wait is over)."""
+    end, listening = time.monotonic() + PINGPONG_LISTEN_S, False
+    while time.monotonic() < end and server.poll() is None:
+        listening = node.listening(port)
+        if listening:
+            return True
+        time.sleep(0.1)
+    return listening is None
+
+
+def _first_error(output):
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if node_readings.PINGPONG_ERROR.fullmatch(line)]
+    return ((errors or lines or ["no output"])[0])[:160]
+
+
+NCCL_TESTS_DIR = "/opt/nccl-tests/build"
+# A one-node all_reduce is judged at this size unless the expected figure names its own.
+LOCAL_COLLECTIVE_SIZE = benchmarks.GIB
+LOCAL_COLLECTIVE_TOLERANCE = 0.2
+
+
+def check_local_collective(node, expected, settings, timeout):
+    """all_reduce_perf over every GPU of the node in one process (-g N, NVLink or PCIe, no network):
+    it must finish, move correct data (-c 1) and, where the table has a one-node figure for the
+    instance type, reach it within the tolerance (benchmarks.nccl_checks, as the benchmarks judge)."""
+    gpus = _expect(expected, "gpu_count") or _pci_gpu_count(node)
+    table = settings.get("busbw_expected") or []
+    entry = benchmarks.expected_figure(table, expected.get("instance_type"), 1, "all_reduce")
+    size = int(entry["message_size"]) if entry else LOCAL_COLLECTIVE_SIZE
+    binary = f"{settings.get('nccl_tests_dir') or NCCL_TESTS_DIR}/all_reduce_perf"
+    argv = [binary, "-b", "32M", "-e", str(size), "-f", "2", "-g", str(gpus), "-c", "1", "-w", "5", "-n", "20"]
+    done = node.call(argv, timeout)
+    runs = nccl_tests.parse_text(done.stdout + "\n" + done.stderr, "all_reduce")
+    run = runs[-1] if runs else None
+    if run is None or (done.returncode != 0 and not run["failures"] and not run["rows"]):
+        first = next((line for line in (done.stderr + done.stdout).splitlines() if line.strip()), "no output")
+        raise CouldNotCheck(f"all_reduce_perf exited {done.returncode}: {first.strip()[:200]}")
+    judging = {"table": table, "instance_type": expected.get("instance_type"), "nodes": 1}
+    judged = benchmarks.nccl_checks(run, {**judging, "message_size": size, "tolerance": LOCAL_COLLECTIVE_TOLERANCE})
+    failed = [c for c in judged["checks"] if c["status"] == FAIL]
+    if done.returncode != 0 and not failed:
+        failed = [{"name": "exit status", "detail": f"all_reduce_perf exited {done.returncode}"}]
+    if failed:
+        return FAIL, "; ".join(f"{c['name']}: {c['detail']}" for c in failed)[:300]
+    against = next(c for c in judged["checks"] if c["name"] == "busbw against expected")
+    return PASS, f"{gpus} GPUs, busbw {judged['busbw']:.1f} GB/s at {benchmarks.size_label(size)}; {against['detail']}"[
+        :300
+    ]
+
+
+def busbw_problems(entries):
+    """What is wrong with one-node figures (settings' busbw_expected), as sentences."""
+    problems = []
+    for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+        e = entry if isinstance(entry, dict) else {}
+        size, busbw = e.get("message_size"), e.get("busbw")
+        if not isinstance(e.get("instance_type"), str) or not e.get("instance_type"):
+            problems.append(f"entry {i} needs an instance_type.")
+        if e.get("nodes") != 1 or e.get("collective", "all_reduce") != "all_reduce":
+            problems.append(f"entry {i}: the one-node collective is all_reduce on nodes: 1.")
+        if not isinstance(busbw, (int, float)) or isinstance(busbw, bool) or busbw <= 0:
+            problems.append(f"entry {i}: busbw must be a positive number of GB/s, not {busbw!r}.")
+        # the sweep doubles from 32 MiB, so only such a size is measured exactly
+        if not isinstance(size, int) or size < 32 << 20 or size & (size - 1):
+            problems.append(f"entry {i}: message_size must be a power of two of 32 MiB or more, not {size!r}.")
+    return problems
+
+
+def _pci_gpu_count(node):
+    found = pci.scan(pci.pci_devices(node.path("/sys")))
+    return len(found["gpus"]) + found["unknown_gpu_count"]
+
+
 def check_neuron_count(node, expected, settings, timeout):
     found = pci.scan(pci.pci_devices(node.path("/sys")))["neuron_count"]
     devices = len(node.glob("/dev/neuron[0-9]*"))
@@ -456,6 +656,8 @@ CATALOGUE = tuple(
         ("disk space", "quick", None, 10, "isolate", check_disk),
         ("memory", "quick", None, 2, "monitor", check_memory),
         ("EFA error counters", "standard", "efa", 5, "monitor", check_efa_counters),
+        ("EFA loopback", "standard", "efa", 300, "isolate", check_efa_loopback),
+        ("one-node collective", "standard", "gpu", 600, "isolate", check_local_collective),
         ("DCGM diagnostics level 2", "standard", "gpu", 900, "isolate", check_dcgm(2)),
         ("DCGM diagnostics level 3", "deep", "gpu", 3600, "isolate", check_dcgm(3)),
     )
@@ -698,6 +900,7 @@ def load_config(path):
     if not isinstance(config.get("expected"), dict) or not isinstance(config.get("settings"), dict):
         raise ValueError(f"{path} must hold 'expected' and 'settings' objects")
     problems = site_check_problems(config["settings"].get("checks") or [])
+    problems += [f"busbw_expected: {p}" for p in busbw_problems(config["settings"].get("busbw_expected") or [])]
     if problems:
         raise ValueError(f"{path}: {' '.join(problems)}")
     return config

@@ -1,5 +1,5 @@
 """Parsers of what a node's own tools print: nvidia-smi (its rows, banner and NVLink status), fi_info
--p efa, neuron-ls --json-output, dcgmi diag -j.
+-p efa, fi_pingpong, neuron-ls --json-output, dcgmi diag -j.
 
 Each returns what it read, or raises Unreadable when the output is truncated or garbled: the caller
 reports "could not read", never a guess. Unit tests: tests/unit/test_node_readings.py, on recorded
@@ -73,6 +73,45 @@ def parse_fi_info(text):
     if not entries or any("domain" not in e for e in rdm):
         raise Unreadable("fi_info listed no complete efa entry")
     return sorted({e["domain"] for e in rdm})
+
+
+# fi_pingpong's table (libfabric util/pingpong.c show_perf): sizes and counts as size_str and cnt_str
+# print them (64, 1.2k, 20m), #ack "=N" when every transfer was acknowledged, "-N"/"+N" the difference
+# otherwise; its errors as PP_PRINTERR prints them: "fi_getinfo(): util/pingpong.c:1151, ret=-61 (No
+# data available)".
+PINGPONG_HEADER = re.compile(r"bytes\s+#sent\s+#ack\s+total\s+time\s+MB/sec\s+usec/xfer\s+Mxfers/sec")
+_AMOUNT = r"\d+(?:\.\d+)?[kmgb]?"
+PINGPONG_ROW = re.compile(
+    rf"(?P<size>{_AMOUNT})\s+(?P<sent>{_AMOUNT})\s+(?P<ack>[=+-]){_AMOUNT}\s+{_AMOUNT}\s+"
+    r"(?P<time>\d+\.\d+)s\s+(?P<mb_per_s>\d+\.\d+)\s+(?P<usec>\d+\.\d+)\s+\d+\.\d+"
+)
+PINGPONG_ERROR = re.compile(r"\w+\(\): \S+:\d+\s*, ret=-?\d+ \(.*\)|\[error\] .*")
+
+
+def parse_fi_pingpong(text):
+    """One side of an fi_pingpong run: {rows: [{size, sent, acknowledged, mb_per_s, usec_per_xfer}],
+    errors: [the error lines]}. Other lines (FI_LOG_LEVEL=warn's) are passed over; output with no table
+    and no error line is unreadable."""
+    found, table = {"rows": [], "errors": []}, False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if PINGPONG_HEADER.fullmatch(line):
+            table = True
+        elif PINGPONG_ERROR.fullmatch(line):
+            found["errors"].append(line)
+        elif table and (row := PINGPONG_ROW.fullmatch(line)):
+            found["rows"].append(
+                {
+                    "size": row["size"],
+                    "sent": row["sent"],
+                    "acknowledged": row["ack"] == "=",
+                    "mb_per_s": float(row["mb_per_s"]),
+                    "usec_per_xfer": float(row["usec"]),
+                }
+            )
+    if not table and not found["errors"]:
+        raise Unreadable("no fi_pingpong table and no error line")
+    return found
 
 
 def _devices(data):

@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible_collections.awsome.ml_cluster.plugins.filter.health import health_problems
+from ansible_collections.awsome.ml_cluster.plugins.filter.health import (
+    health_busbw_problems,
+    health_problems,
+)
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import hardware, health_program
 
-from tests.fixtures import sysfs
+from tests.fixtures import nccl, sysfs
 
 READINGS = Path(__file__).resolve().parents[1] / "fixtures" / "readings"
 SLURM = Path(__file__).resolve().parents[1] / "fixtures" / "slurm"
@@ -682,3 +685,203 @@ def test_dcgm_that_ran_nothing_or_exited_non_zero_without_a_failure_is_not_a_pas
         node = p5_node(tmp_path / str(i), {**p5_answers(), ("dcgmi", "diag", "-r", "2", "-j"): answer})
         _, result = run(tmp_path / str(i), node, "--check", "DCGM diagnostics level 2")
         assert result["checks"][0]["status"] == "could not check", answer[0]
+
+
+# EFA loopback: the real processes, with fi_info and fi_pingpong stand-ins that keep fi_pingpong's
+# control socket (-B on the server, -P on the client) and print its recorded table.
+FAKE_PINGPONG = """#!/usr/bin/env python3
+import os, socket, sys, time
+args, mode = sys.argv[1:], os.environ.get("FAKE_PINGPONG", "pass")
+with open(os.environ["FAKE_PINGPONG_LOG"], "a") as log:
+    log.write(f"{os.environ.get('FI_EFA_DEVICE_NAME')} shm={os.environ.get('FI_EFA_ENABLE_SHM_TRANSFER')} {args}\\n")
+table = open(os.environ["FAKE_PINGPONG_TABLE"]).read()
+if "-B" in args:
+    if mode == "server fails":
+        sys.exit(print("fi_getinfo(): util/pingpong.c:1151, ret=-61 (No data available)", file=sys.stderr) or 1)
+    server = socket.socket(socket.AF_INET6 if mode == "v6" else socket.AF_INET)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("", int(args[args.index("-B") + 1])))
+    server.listen(1)
+    conn, _ = server.accept()
+    conn.recv(16)
+    print(table, end="")
+    sys.exit(0)
+if mode == "hang":
+    time.sleep(30)
+client = socket.create_connection(("localhost", int(args[args.index("-P") + 1])))
+client.sendall(b"x")
+if mode == "client fails":
+    sys.exit(print("[error] util/pingpong.c:1026: ack timed out", file=sys.stderr) or 1)
+print(open(os.environ["FAKE_PINGPONG_UNACKED"]).read() if mode == "unacknowledged" else table, end="")
+"""
+
+
+@pytest.fixture
+def efa_bin(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "efa-bin"
+    bin_dir.mkdir()
+    (bin_dir / "fi_info").write_text(f"#!/bin/sh\ncat {READINGS / 'fi_info-p4d.24xlarge.txt'}\n")
+    (bin_dir / "fi_pingpong").write_text(FAKE_PINGPONG)
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("FAKE_PINGPONG_LOG", str(tmp_path / "pingpong.log"))
+    monkeypatch.setenv("FAKE_PINGPONG_TABLE", str(READINGS / "fi_pingpong-efa-libfabric-1.18.0.txt"))
+    monkeypatch.setenv("FAKE_PINGPONG_UNACKED", str(READINGS / "fi_pingpong-unacknowledged.txt"))
+    return bin_dir
+
+
+def loopback(efa_bin, timeout=60):
+    settings = {"efa_bin_dir": str(efa_bin)}
+    return health_program.check_efa_loopback(health_program.Node("/"), {}, settings, timeout)
+
+
+def test_efa_loopback_pings_each_libfabric_domain_through_the_device(efa_bin, tmp_path):
+    status, detail = loopback(efa_bin)
+    assert status == "pass" and detail == "4 EFA domains loop back (largest transfer 2186 MB/s or more)"
+    log = (tmp_path / "pingpong.log").read_text().splitlines()
+    # a server and a client per domain, by libfabric's domain name, shared memory off, data checked
+    assert [line.split()[0] for line in log] == [
+        d for d in ("rdmap144s27-rdm", "rdmap160s27-rdm", "rdmap16s27-rdm", "rdmap32s27-rdm") for _ in "sc"
+    ]
+    assert all("shm=0" in line and "'-c'" in line and "'rdm'" in line for line in log)
+
+
+@pytest.mark.parametrize(
+    ("mode", "detail"),
+    [
+        (
+            "server fails",
+            "4 of 4 EFA domains failed: rdmap144s27-rdm: the server side exited 1: fi_getinfo(): "
+            "util/pingpong.c:1151, ret=-61 (No data available)",
+        ),
+        ("client fails", "4 of 4 EFA domains failed: rdmap144s27-rdm: exited 1: [error] util/pingpong.c:1026: ack"),
+        ("unacknowledged", "4 of 4 EFA domains failed: rdmap144s27-rdm: [error] util/pingpong.c:1026: ack timed out"),
+    ],
+)
+def test_a_failed_efa_loopback_names_the_domain_and_fi_pingpongs_error(efa_bin, monkeypatch, mode, detail):
+    monkeypatch.setenv("FAKE_PINGPONG", mode)
+    status, text = loopback(efa_bin)
+    assert status == "fail" and text.startswith(detail), text
+
+
+def test_a_hanging_efa_loopback_is_killed_and_could_not_check(efa_bin, monkeypatch):
+    monkeypatch.setenv("FAKE_PINGPONG", "hang")
+    monkeypatch.setattr(health_program, "PINGPONG_CLIENT_S", 1)
+    started = time.monotonic()
+    with pytest.raises(health_program.CouldNotCheck, match="fi_pingpong timed out after 1 s"):
+        loopback(efa_bin)
+    assert time.monotonic() - started < 10
+
+
+def test_efa_loopback_without_a_libfabric_efa_device_fails_and_without_fi_info_could_not_check(efa_bin):
+    (efa_bin / "fi_info").write_text("#!/bin/sh\necho 'fi_getinfo: -61 (No data available)' >&2\nexit 1\n")
+    assert loopback(efa_bin)[0] == "fail"
+    (efa_bin / "fi_info").unlink()
+    with pytest.raises(health_program.CouldNotCheck, match="fi_info is not installed"):
+        loopback(efa_bin)
+
+
+def test_the_port_check_reads_proc_net_tcp(tmp_path):
+    (tmp_path / "proc" / "net").mkdir(parents=True)
+    node = health_program.Node(str(tmp_path))
+    assert node.listening(47592) is None  # nothing to read: the caller waits instead
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    (tmp_path / "proc" / "net" / "tcp").write_text(
+        header + "   0: 00000000:B9E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
+        "   1: 0100007F:1F90 0100007F:B9E8 01 00000000:00000000 00:00000000 00000000     0        0 2\n"
+    )
+    assert node.listening(47592) is True and node.listening(8080) is False  # 8080 is connected, not listening
+
+
+# The one-node collective: all_reduce_perf over the node's GPUs, judged as the benchmarks judge.
+def collective_argv(gpus=8, size=1 << 30):
+    return (
+        "/opt/nccl-tests/build/all_reduce_perf",
+        "-b",
+        "32M",
+        "-e",
+        str(size),
+        "-f",
+        "2",
+        "-g",
+        str(gpus),
+        "-c",
+        "1",
+        "-w",
+        "5",
+        "-n",
+        "20",
+    )
+
+
+def one_node_run(peak_busbw, **options):
+    text, _ = nccl.render(
+        ranks=8, hosts=("ip-10-1-0-1",), peak_busbw=peak_busbw, min_bytes=32 << 20, max_bytes=1 << 30, **options
+    )
+    return text
+
+
+def p4d_expected():
+    return {"instance_type": "p4d.24xlarge", "record": hardware.expected("p4d.24xlarge")}
+
+
+def collective(answer, expected=None, settings=None):
+    node = health_program.Node("/", Runner({collective_argv(): answer}))
+    return health_program.check_local_collective(node, expected or p4d_expected(), settings or {}, 600)
+
+
+def test_the_one_node_collective_passes_at_the_instance_types_figure():
+    status, detail = collective((0, one_node_run(245.0)))
+    assert status == "pass", detail
+    assert detail.startswith("8 GPUs, busbw 230.6 GB/s at 1 GiB; 230.59 GB/s vs expected 230.8 GB/s (floor 184.6")
+
+
+def test_a_slow_or_wrong_one_node_collective_fails():
+    status, detail = collective((0, one_node_run(150.0)))
+    assert status == "fail" and detail.startswith("busbw against expected: 141.18 GB/s vs expected 230.8"), detail
+    status, detail = collective((0, one_node_run(245.0, wrong=3)))
+    assert status == "fail" and "data correct: #wrong total 6, out of bounds 0" in detail
+    failure = "ip-10-1-0-1: Test NCCL failure common.cu:1005 'unhandled cuda error'\n"
+    status, detail = collective((1, one_node_run(245.0, truncate_after=2) + failure))
+    assert status == "fail" and "finished: ip-10-1-0-1: Test NCCL failure" in detail
+
+
+def test_a_one_node_collective_without_a_figure_is_judged_on_finishing_and_data_only():
+    expected = {"instance_type": "p5.48xlarge", "record": hardware.expected("p5.48xlarge")}
+    status, detail = collective((0, one_node_run(480.0)), expected)
+    assert status == "pass" and "no expected figure for all_reduce on 1 x p5.48xlarge" in detail
+    # a site's own figure (health_busbw_expected) judges it
+    figure = {
+        "instance_type": "p5.48xlarge",
+        "nodes": 1,
+        "collective": "all_reduce",
+        "message_size": 1 << 30,
+        "busbw": 600,
+        "source": "site",
+    }
+    status, detail = collective((0, one_node_run(480.0)), expected, {"busbw_expected": [figure]})
+    assert status == "fail" and "vs expected 600 GB/s" in detail
+
+
+def test_a_one_node_collective_that_cannot_start_could_not_check():
+    missing = health_program.Node("/", Runner({}))
+    with pytest.raises(health_program.CouldNotCheck, match="all_reduce_perf is not installed"):
+        health_program.check_local_collective(missing, p4d_expected(), {}, 600)
+    broken = "all_reduce_perf: error while loading shared libraries: libnccl.so.2: cannot open shared object file\n"
+    with pytest.raises(health_program.CouldNotCheck, match="exited 127: all_reduce_perf: error while loading"):
+        collective((127, broken))
+
+
+def test_one_node_figures_that_cannot_be_measured_are_refused_before_anything_runs(tmp_path):
+    good = {"instance_type": "p5.48xlarge", "nodes": 1, "message_size": 1 << 30, "busbw": 600, "source": "site"}
+    assert health_busbw_problems([good]) == []
+    problems = health_busbw_problems([{**good, "nodes": 2, "message_size": 3 << 20, "busbw": "fast"}])
+    assert problems == [
+        "health_busbw_expected: entry 0: the one-node collective is all_reduce on nodes: 1.",
+        "health_busbw_expected: entry 0: busbw must be a positive number of GB/s, not 'fast'.",
+        "health_busbw_expected: entry 0: message_size must be a power of two of 32 MiB or more, not 3145728.",
+    ]
+    config = p5_config(tmp_path, busbw_expected=[{**good, "instance_type": ""}])
+    node = p5_node(tmp_path)
+    code, result = run(tmp_path, node, "--tier", "standard", config=config)
+    assert code == health_program.BAD_INPUT and result is None and node.runner.calls == []

@@ -159,3 +159,24 @@ def test_a_dcgm_4_failure_held_only_in_a_tests_summary_is_read():
     test["results"][0]["status"] = "Pass"
     (failed,) = node_readings.parse_dcgmi_diag(json.dumps(doc))["failed"]
     assert failed["test"] == "software" and failed["gpu"] is None and failed["error_id"] == 29
+
+
+def test_fi_pingpong_rows_are_read_with_their_acknowledgements():
+    # recorded: libfabric 1.18.0 over EFA (ComputeCanada/puppet-magic_castle PR 331)
+    found = node_readings.parse_fi_pingpong((READINGS / "fi_pingpong-efa-libfabric-1.18.0.txt").read_text())
+    assert [r["size"] for r in found["rows"]] == ["64", "256", "1k", "4k", "64k", "1m"]
+    assert all(r["acknowledged"] for r in found["rows"]) and found["errors"] == []
+    assert found["rows"][-1]["mb_per_s"] == 2185.67 and found["rows"][0]["usec_per_xfer"] == 2049.70
+
+
+def test_fi_pingpong_errors_and_unacknowledged_transfers_are_read():
+    missing = node_readings.parse_fi_pingpong((READINGS / "fi_pingpong-no-efa-domain.txt").read_text())
+    assert missing == {"rows": [], "errors": ["fi_getinfo(): util/pingpong.c:1151, ret=-61 (No data available)"]}
+    cut = node_readings.parse_fi_pingpong((READINGS / "fi_pingpong-unacknowledged.txt").read_text())
+    assert [r["acknowledged"] for r in cut["rows"]] == [True, True, False]
+    assert cut["errors"] == ["[error] util/pingpong.c:1026: ack timed out"]
+
+
+def test_output_that_is_not_fi_pingpongs_is_unreadable():
+    with pytest.raises(node_readings.Unreadable, match="no fi_pingpong table"):
+        node_readings.parse_fi_pingpong("Segmentation fault\n")
