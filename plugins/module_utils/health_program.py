@@ -851,12 +851,22 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
         decision = {"action": "none", "argv": None, "why": f"{found['name']} is held: the sweep checks it on the node"}
     if settings.get("hold") and decision["action"] == "reboot":
         decision.update(action="drain", argv=slurm_nodes.drain_argv(found["name"], decision["why"]))
+    earlier = rebooted_lately(settings, result) if decision["action"] == "reboot" else None
+    if earlier:
+        # a reboot that did not cure it is not asked for again: the node waits, drained, for a person
+        decision.update(action="drain", argv=slurm_nodes.drain_argv(found["name"], decision["why"]))
+        decision["why"] += (
+            f"; not rebooted again: a reboot for {', '.join(earlier['checks'])} was asked "
+            f"{(result['time'] - earlier['time']) / 3600:.1f} h ago"
+        )
     if decision["argv"]:
         try:
             scontrol(node, settings, decision["argv"])
             decision["done"] = True
         except CouldNotCheck as error:
             decision.update(done=False, error=str(error))
+    if decision["action"] == "reboot" and decision["done"]:
+        remember_reboot(settings, result)
     if decision["action"] == "reboot" and not decision["done"]:
         # Slurm refuses a reboot where no RebootProgram is set: drained instead, never left in service
         drain = slurm_nodes.drain_argv(found["name"], decision["why"])
@@ -866,6 +876,38 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
         except CouldNotCheck as error:
             decision["error"] += f"; and the drain: {error}"
     return decision
+
+
+REBOOTS_STATE = "reboots.json"
+# Hours within which a check that asked for a reboot gets a drain instead (settings' reboot_window_h).
+REBOOT_WINDOW_H = 24
+
+
+def _reboot_checks(result):
+    return sorted(c["name"] for c in result["checks"] if c["status"] == FAIL and c.get("severity") == "reboot")
+
+
+def _reboots(settings):
+    past = _read_json(os.path.join(settings["state_dir"], REBOOTS_STATE)) if settings.get("state_dir") else None
+    return [r for r in past if isinstance(r, dict)] if isinstance(past, list) else []
+
+
+def rebooted_lately(settings, result):
+    """The last reboot asked for one of this run's reboot checks within the window, or None."""
+    window = 3600 * float(settings.get("reboot_window_h", REBOOT_WINDOW_H))
+    checks = set(_reboot_checks(result))
+    lately = [r for r in _reboots(settings) if result["time"] - r.get("time", 0) < window]
+    return next((r for r in reversed(lately) if checks & set(r.get("checks", []))), None)
+
+
+def remember_reboot(settings, result):
+    """Keeps when a reboot was asked for and for which checks (the window's entries only)."""
+    if not settings.get("state_dir"):
+        return
+    window = 3600 * float(settings.get("reboot_window_h", REBOOT_WINDOW_H))
+    kept = [r for r in _reboots(settings) if result["time"] - r.get("time", 0) < window]
+    entry = {"time": result["time"], "checks": _reboot_checks(result)}
+    _write_json(os.path.join(settings["state_dir"], REBOOTS_STATE), [*kept, entry])
 
 
 def parser():

@@ -885,3 +885,27 @@ def test_one_node_figures_that_cannot_be_measured_are_refused_before_anything_ru
     node = p5_node(tmp_path)
     code, result = run(tmp_path, node, "--tier", "standard", config=config)
     assert code == health_program.BAD_INPUT and result is None and node.runner.calls == []
+
+
+def test_a_check_that_a_reboot_did_not_cure_drains_the_node_instead_of_rebooting_it_again(tmp_path):
+    reboot = ("scontrol", "reboot", "ASAP", "nextstate=RESUME", f"reason={REASON}", "ml-c1")
+    drain = ("scontrol", "update", "NodeName=ml-c1", "State=DRAIN", f"Reason={REASON}")
+    # after the reboot Slurm resumed the node (nextstate=RESUME) and the check fails again
+    answers = {**p5_answers(), **slurm_answers("idle.txt"), QUERY: ONE_GPU, reboot: (0, ""), drain: (0, "")}
+    config, state = p5_config(tmp_path), tmp_path / "state"
+
+    def run_at(hours):
+        node = p5_node(tmp_path / f"at{hours}", answers)
+        argv = ["--config", str(config), "--state-dir", str(state), "--node-name", "ml-c1", "--slurm"]
+        health_program.main(argv, node=node, now=lambda: 1_800_000_000 + hours * 3600)
+        return json.loads((state / "last.json").read_text())["slurm"], node.runner.calls[-1]
+
+    first, command = run_at(0)
+    assert first["action"] == "reboot" and command == reboot
+    again, command = run_at(3)
+    assert again["action"] == "drain" and command == drain, again
+    assert again["why"].endswith("; not rebooted again: a reboot for nvidia-smi was asked 3.0 h ago")
+    # past the window (24 h unless reboot_window_h says otherwise) a reboot is asked for again
+    later, command = run_at(30)
+    assert later["action"] == "reboot" and command == reboot
+    assert [r["checks"] for r in json.loads((state / "reboots.json").read_text())] == [["nvidia-smi"]]
