@@ -56,6 +56,14 @@ def place(node, busy):
 
 def left_alone(node):
     """Why the sweep must not touch the node, or None."""
+    why = unavailable(node)
+    if not why and slurm_nodes.drained(node) and not slurm_nodes.ours(node):
+        return f"drained by someone else ({node['reason'] or 'no reason'})"
+    return why
+
+
+def unavailable(node):
+    """Why no one can act on the node now (rebooting, powered down, down), or None."""
     flags, state = node["flags"], node["state"]
     if any(f in slurm_nodes.REBOOTING for f in flags):
         return "rebooting: Slurm returns it"
@@ -63,8 +71,6 @@ def left_alone(node):
         return "powered down (a cloud node): a job would launch an instance"
     if state in ("DOWN", "FUTURE", "UNKNOWN") or "NOT_RESPONDING" in flags:
         return f"{state.lower()}: no slurmd answers"
-    if slurm_nodes.drained(node) and not slurm_nodes.ours(node):
-        return f"drained by someone else ({node['reason'] or 'no reason'})"
     return None
 
 

@@ -4,6 +4,7 @@ benchmark run through real Slurm on both compute nodes with torchrun on the CPU,
 sweep; then the reports' figures are checked for presence and plausibility, and bad input and a
 failing job are refused with messages that name the problem."""
 
+import hashlib
 import json
 import math
 import os
@@ -623,6 +624,103 @@ def test_the_maintenance_partition_is_hidden_and_root_only_and_bad_sweeps_are_re
         assert result.returncode != 0 and says in result.stdout, (settings, result.stdout[-2000:])
     jobs = run(["docker", "exec", "ml-head", "scontrol", "show", "config"]).stdout
     assert re.search(r"NEXT_JOB_ID\s+=\s+(\d+)", jobs).group(1) == before
+
+
+ENROOT_RELEASES = "github.com/NVIDIA/enroot/releases/download"
+
+
+def enroot_release(demo, version):
+    """versions_enroot for a release the test bed's mirror serves (building the stand-in if needed)."""
+    cache = Path(demo["env"]["AWSOME_CACHE"])
+    env = dict(
+        demo["env"],
+        MIRROR_ROOT=str(cache / "mirror"),
+        GNUPGHOME=str(cache / "mirror-gnupg"),
+        ENROOT_STANDIN_VERSION=version,
+    )
+    out = cache / "mirror" / ENROOT_RELEASES / f"v{version}"
+    if not (out / f"enroot_{version}-1_amd64.deb").exists():
+        run(["bash", str(ROOT / "tests" / "testbed" / "standins" / "enroot.sh")], env=env)
+    files = (f"enroot_{version}-1_amd64.deb", f"enroot+caps_{version}-1_amd64.deb")
+    sums = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in files}
+    return json.dumps({"versions_enroot": {"version": version, "path": ENROOT_RELEASES, "sha256": sums}})
+
+
+def rolling(demo, tag, release, *extra):
+    """playbooks/rolling.yml with Enroot at release; (result, summary)."""
+    report = demo["reports"] / f"rolling-{tag}"
+    result = playbook(demo, "rolling.yml", "-e", release, "-e", f"rolling_report_dir={report}", *extra)
+    summary = report / "summary.json"
+    return result, json.loads(summary.read_text()) if summary.exists() else None
+
+
+def enroot_on(node):
+    return run(["docker", "exec", node, "dpkg-query", "-W", "-f", "${Version}", "enroot"]).stdout
+
+
+def job_field(job, field):
+    return re.search(rf"\b{field}=(\S+)", run(["docker", "exec", "ml-head", "scontrol", "show", "job", job]).stdout)[1]
+
+
+@pytest.mark.integration
+def test_a_rolling_change_lands_around_a_running_job_and_a_failed_one_keeps_its_node(demo):
+    """playbooks/rolling.yml on real Slurm: Enroot 4.2.1 -> 4.3.0 (a stand-in release the mirror
+    serves) while a job runs on ml-c1. The job finishes untouched, each node is drained, changed and
+    resumed in its own wave; a second run has nothing to change and drains nothing; a change whose
+    checks fail leaves that node drained with the reason and stops the run before the next node; a
+    later run finishes it. Bad input is refused before any node is drained."""
+    newer, older = enroot_release(demo, "4.3.0"), enroot_release(demo, "4.2.1")
+    few = ("-e", '{"rolling_roles": ["awsome.ml_cluster.enroot"]}')
+    try:
+        for bad, says in (
+            (("-e", "rolling_batch=0"), "rolling_batch must be a whole number of nodes above 0 (not 0)"),
+            (("-e", "rolling_hosts=ml-head"), "rolling_hosts 'ml-head' must name compute nodes of the inventory"),
+        ):
+            result, _ = rolling(demo, "bad", newer, *bad)
+            assert result.returncode != 0 and says in result.stdout, result.stdout[-2000:]
+            assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
+
+        job = run(["docker", "exec", "ml-head", "sbatch", "--parsable", "-w", "ml-c1", "--wrap", "sleep 12"]).stdout
+        job = job.strip()
+        while squeue_state(job) == "PENDING":
+            time.sleep(1)
+        result, summary = rolling(demo, "newer", newer)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert summary["changed"] == ["ml-c1", "ml-c2"] and summary["passed"], summary
+        assert [w["nodes"] for w in summary["waves"]] == [["ml-c1"], ["ml-c2"]]
+        assert summary["nodes"]["ml-c1"]["why"] == "change Enroot 4.2.1 -> 4.3.0"
+        # the job ran to its end through the drain; the change waited for it
+        assert (job_field(job, "JobState"), job_field(job, "ExitCode")) == ("COMPLETED", "0:0")
+        assert summary["nodes"]["ml-c1"]["seconds"] >= 5
+        assert [enroot_on(n) for n in COMPUTE] == ["4.3.0-1", "4.3.0-1"]
+        assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
+
+        result, summary = rolling(demo, "again", newer, *few)
+        assert result.returncode == 0 and summary["skipped"] == ["ml-c1", "ml-c2"], summary
+        # scontrol ran only to read: nothing drained, nothing resumed
+        assert not re.search(r"changed: \[ml-c\d -> ml-head\]", result.stdout), result.stdout[-3000:]
+
+        # the checks after the change fail on ml-c1 (its health program made to answer unhealthy)
+        failing = ("-e", "rolling_health_program=/bin/false", *few)
+        result, summary = rolling(demo, "failing", older, *failing)
+        assert result.returncode != 0 and summary["failed"] == ["ml-c1"] and "ml-c2" not in summary["nodes"]
+        state, reason = node_state("ml-c1")
+        assert "DRAIN" in state
+        assert reason == "ml_cluster rolling: checks failed after Enroot 4.3.0 -> 4.2.1: health: unhealthy", reason
+        assert node_state("ml-c2") == ("IDLE", None) and enroot_on("ml-c2") == "4.3.0-1"  # the run stopped
+
+        result, summary = rolling(demo, "finish", older, *few)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert summary["finished"] == ["ml-c1"] and summary["changed"] == ["ml-c2"], summary
+        assert [enroot_on(n) for n in COMPUTE] == ["4.2.1-1", "4.2.1-1"]
+        assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
+    finally:
+        for node in COMPUTE:
+            _, reason = node_state(node)
+            if reason and reason.startswith("ml_cluster rolling:"):
+                run(["docker", "exec", "ml-head", "scontrol", "update", f"NodeName={node}", "State=RESUME"])
+        if any(enroot_on(n) != "4.2.1-1" for n in COMPUTE):
+            rolling(demo, "restore", older, *few)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/testbed/standin-lib.sh
 . "$here/standin-lib.sh"
 
-version=4.2.1
+# ENROOT_STANDIN_VERSION builds another release beside it, for a test that changes the version on a
+# running cluster (tests/integration/test_cluster.py, the rolling change).
+version=${ENROOT_STANDIN_VERSION:-4.2.1}
 out=$MIRROR_ROOT/github.com/NVIDIA/enroot/releases/download/v$version
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
