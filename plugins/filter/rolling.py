@@ -26,16 +26,18 @@ def rolling_ours(scontrol_line):
     return rolling.ours(slurm_nodes.parse_node(scontrol_line))
 
 
-def rolling_failures(checks, health_rc, health_summary=""):
-    return rolling.failures(checks or [], health_rc, health_summary or "")
+def rolling_failures(checks, health_rc, health_stdout=""):
+    """{failures, notes} after the change (rolling.failures)."""
+    failed, notes = rolling.failures(checks or [], health_rc, health_stdout or "")
+    return {"failures": failed, "notes": notes}
 
 
 def rolling_failed_reason(changes, failures):
     return rolling.failed_reason(changes or [], failures or [])
 
 
-def rolling_summary(records):
-    return rolling.summary(records)
+def rolling_summary(records, expected=()):
+    return rolling.summary(records, expected or ())
 
 
 class FilterModule:

@@ -1,7 +1,38 @@
 """slurm_topology_problems: what is wrong with the slurm role's slurm_topology, as sentences a person
-can act on; the role refuses to go on while the list is not empty, before anything changes."""
+can act on; the role refuses to go on while the list is not empty, before anything changes.
+slurm_unregistered: the compute nodes that have not registered with the controller in a usable state,
+from `sinfo --noheader --Node --format '%N %t %E'`.
+"""
 
 from __future__ import annotations
+
+import re
+
+# sinfo's compact states of a node that is not usable: down, failing, unknown, invalid (23.02+),
+# future, not responding (*), drained or draining.
+UNUSABLE = re.compile(r"^(down|fail|unk|inval|futr|drain|drng)|[*]$")
+# The collection's own drains (the health program's "ml_cluster:", a rolling change's "ml_cluster
+# rolling:") leave a registered node: a converge during a rolling change, or of a node the health
+# program keeps out, is not held up by them. A person's drain and Slurm's own ("Low RealMemory",
+# shown as drain before 23.02) are.
+OWN_DRAIN = re.compile(r"^ml_cluster[: ]")
+
+
+def slurm_unregistered(sinfo_lines, compute_nodes, checked=None):
+    """'node: why' for each compute node sinfo does not list, and for each of checked (all compute
+    nodes when None) in a state a job cannot use; [] once every one has registered."""
+    rows = {}
+    for line in sinfo_lines:
+        name, state, reason = ([*line.split(None, 2), "", ""])[:3]
+        rows.setdefault(name, (state, reason.strip()))
+    problems = [f"{n}: not listed by sinfo" for n in compute_nodes if n not in rows]
+    problems += [f"{n}: listed by sinfo, not a compute node of the inventory" for n in rows if n not in compute_nodes]
+    for name in compute_nodes if checked is None else checked:
+        state, reason = rows.get(name, ("", ""))
+        own_drain = state.startswith(("drain", "drng")) and OWN_DRAIN.match(reason)
+        if state and UNUSABLE.search(state) and not own_drain:
+            problems.append(f"{name}: {state} ({reason or 'no reason'})")
+    return problems
 
 
 def slurm_topology_problems(topology, compute_nodes):
@@ -40,4 +71,4 @@ def slurm_topology_problems(topology, compute_nodes):
 
 class FilterModule:
     def filters(self):
-        return {"slurm_topology_problems": slurm_topology_problems}
+        return {"slurm_topology_problems": slurm_topology_problems, "slurm_unregistered": slurm_unregistered}

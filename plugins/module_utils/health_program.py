@@ -81,9 +81,13 @@ def start_in_own_group(argv):
 
 
 def command_name(argv):
-    """The program an argv runs: past env and its NAME=value settings."""
-    rest = argv[1:] if argv and argv[0] in ("env", "/usr/bin/env") else argv
-    return next((a for a in rest if "=" not in a), argv[0])
+    """The program an argv runs: past env and its NAME=value settings, and timeout and its own."""
+    rest = list(argv[1:] if argv and argv[0] in ("env", "/usr/bin/env") else argv)
+    rest = [a for a in rest if "=" not in a] or list(argv)
+    if rest[0] == "timeout":
+        # timeout [-k SECONDS] DURATION COMMAND ...
+        rest = rest[rest.index("-k") + 3 :] if "-k" in rest[:2] else rest[2:]
+    return rest[0] if rest else argv[0]
 
 
 class Node:
@@ -363,10 +367,11 @@ PINGPONG_CLIENT_S = 60
 
 
 def check_efa_loopback(node, expected, settings, timeout):
-    """fi_pingpong from each EFA domain to itself over the device, as AWS's efa_test.sh runs it:
-    libfabric's RDM domains from fi_info (rdmap<bus>s<slot>-rdm, not the kernel's names), shared memory
-    off so that the transfer crosses the device, data checked at the receiver (-c). A domain fails
-    when a side reports an error, a transfer goes unacknowledged or nothing was sent."""
+    """fi_pingpong from each EFA domain to itself over the device: libfabric's RDM domains from fi_info
+    (rdmap<bus>s<slot>-rdm, not the kernel's names), each named with -d on both sides, shared memory
+    off so that the transfer crosses the device (as AWS's efa_test.sh), data checked at the receiver
+    (-c). A domain fails when a side reports an error or exits non-zero, a transfer goes
+    unacknowledged or nothing was sent."""
     bin_dir = settings.get("efa_bin_dir") or EFA_BIN_DIR
     deadline = time.monotonic() + timeout
     done = node.call([f"{bin_dir}/fi_info", "-p", "efa", "-t", "FI_EP_RDM"], timeout)
@@ -375,6 +380,8 @@ def check_efa_loopback(node, expected, settings, timeout):
     if done.returncode != 0:
         raise CouldNotCheck(f"fi_info exited {done.returncode}: {(done.stderr or done.stdout).strip()[:200]}")
     domains = _parse(node_readings.parse_fi_info, done.stdout)
+    if not domains:
+        return FAIL, "fi_info -p efa -t FI_EP_RDM lists no EFA RDM domain"
     failed, rates = [], []
     for domain in domains:
         left = deadline - time.monotonic()
@@ -396,35 +403,65 @@ def _free_port():
         return s.getsockname()[1]
 
 
+# Seconds the server side gets to end after its client did.
+PINGPONG_SERVER_END_S = 3
+
+
 def _pingpong(node, bin_dir, domain, timeout):
     """(problem or None, MB/s at the largest size) of one domain's loopback."""
     port = _free_port()
-    env = ["env", "FI_LOG_LEVEL=warn", "FI_EFA_ENABLE_SHM_TRANSFER=0", f"FI_EFA_DEVICE_NAME={domain}"]
-    pingpong = [*env, f"{bin_dir}/fi_pingpong", "-e", "rdm", "-p", "efa", "-c"]
-    server = node.start([*pingpong, "-B", str(port)])
-    client = None
+    env = ["env", "FI_LOG_LEVEL=warn", "FI_EFA_ENABLE_SHM_TRANSFER=0"]
+    # -d names the domain on both sides. FI_EFA_DEVICE_NAME, which some health scripts set, is no
+    # libfabric variable: it is ignored, and every pass would test the first device.
+    pingpong = [f"{bin_dir}/fi_pingpong", "-e", "rdm", "-p", "efa", "-d", domain, "-c"]
+    # under timeout(1): a server side outlives no ml-health that was killed
+    limit = str(int(PINGPONG_LISTEN_S + timeout + PINGPONG_SERVER_END_S + 5))
+    server = node.start([*env, "timeout", "-k", "5", limit, *pingpong, "-B", str(port)])
+    client = late = None
     try:
-        listening, exited = _wait_listening(node, server, port), server.poll()
-        if exited is None and listening:
-            client = node.call([*pingpong, "-P", str(port), "localhost"], timeout)
+        listening, early = _wait_listening(node, server, port), server.poll()
+        if early is None and listening:
+            client = node.call([*env, *pingpong, "-P", str(port), "localhost"], timeout)
+            late = _wait_exit(server, PINGPONG_SERVER_END_S)
     finally:
         server_output = node.stop(server)
-    if exited is not None:
-        return f"the server side exited {exited}: {_first_error(server_output)}", None
+    if early is not None:
+        return _server_problem(early, server_output), None
     if client is None:
         raise CouldNotCheck(f"fi_pingpong's server side was not listening on port {port} after {PINGPONG_LISTEN_S} s")
+    return _judge_pingpong(client, late, server_output)
+
+
+def _wait_exit(proc, seconds):
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _server_problem(code, output):
+    if code in (126, 127):
+        raise CouldNotCheck(f"fi_pingpong could not start (exit {code}): {_first_error(output)}")
+    return f"the server side exited {code}: {_first_error(output)}"
+
+
+def _judge_pingpong(client, server_exit, server_output):
+    """Either side's error line, or exit status, fails the domain; so do unacknowledged transfers and
+    a run that reports none."""
     output = client.stdout + "\n" + client.stderr
-    if client.returncode != 0:
-        return f"exited {client.returncode}: {_first_error(output) or _first_error(server_output)}", None
     found = node_readings.parse_fi_pingpong(output) if output.strip() else {"rows": [], "errors": []}
+    server = node_readings.parse_fi_pingpong(server_output) if server_output.strip() else {"rows": [], "errors": []}
     unacknowledged = [r["size"] for r in found["rows"] if not r["acknowledged"]]
-    if found["errors"]:
-        return found["errors"][0][:160], None
-    if unacknowledged:
-        return f"transfers unacknowledged at {', '.join(unacknowledged)} bytes", None
-    if not found["rows"]:
-        return "no transfer reported", None
-    return None, found["rows"][-1]["mb_per_s"]
+    problems = [
+        client.returncode != 0 and f"exited {client.returncode}: {_first_error(output)}",
+        found["errors"] and found["errors"][0],
+        unacknowledged and f"transfers unacknowledged at {', '.join(unacknowledged)} bytes",
+        not found["rows"] and "no transfer reported",
+        server_exit not in (None, 0) and _server_problem(server_exit, server_output),
+        server["errors"] and f"the server side: {server['errors'][0]}",
+    ]
+    problem = next((p for p in problems if p), None)
+    return (problem[:160], None) if problem else (None, found["rows"][-1]["mb_per_s"])
 
 
 def _wait_listening(node, server, port):
@@ -853,7 +890,8 @@ def apply_to_slurm(node, name, result, settings, prolog=None):
         decision.update(action="drain", argv=slurm_nodes.drain_argv(found["name"], decision["why"]))
     earlier = rebooted_lately(settings, result) if decision["action"] == "reboot" else None
     if earlier:
-        # a reboot that did not cure it is not asked for again: the node waits, drained, for a person
+        # a reboot that did not cure it is not asked for again: the node is drained, and returns once the
+        # check passes (a person may replace it meanwhile); the result says why it was not rebooted
         decision.update(action="drain", argv=slurm_nodes.drain_argv(found["name"], decision["why"]))
         decision["why"] += (
             f"; not rebooted again: a reboot for {', '.join(earlier['checks'])} was asked "

@@ -15,6 +15,8 @@ The rules:
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.awsome.ml_cluster.plugins.module_utils import health_sweep, slurm_nodes
 
 OWNER = "ml_cluster rolling:"
@@ -65,10 +67,15 @@ def ours(node):
     return bool(node["reason"]) and node["reason"].startswith(OWNER)
 
 
+def _clean(text):
+    """Text a Slurm reason can hold: one line, no quote, no "Word=" that would end scontrol's Reason."""
+    return " ".join(text.split()).replace('"', "'").replace("=", ":")
+
+
 def reason_for(found, what="change"):
     """The drain reason: the owner, then each change (installed -> declared), within Slurm's limit."""
     text = "; ".join(f"{c['component']} {c['installed']} -> {c['declared']}" for c in found)
-    return f"{OWNER} {what} {text}"[: slurm_nodes.REASON_LIMIT].replace('"', "'")
+    return _clean(f"{OWNER} {what} {text}")[: slurm_nodes.REASON_LIMIT]
 
 
 def plan(node, found):
@@ -88,35 +95,56 @@ def plan(node, found):
     return {"action": "skip", "why": "nothing to change", "reason": None}
 
 
-def failures(checks, health_rc, health_summary):
-    """The checks after a change that keep the node drained: failed validation checks, and the health
-    program's quick tier when it found the node unhealthy (exit 1; 2, could not check, does not)."""
+def failures(checks, health_rc, health_stdout):
+    """(what keeps the node drained, what is only reported) after the change: failed validation
+    checks; the health program's failed checks that act (exit 1); its checks that could not run
+    (exit 2) are reported. A run that printed no result, or exited otherwise, keeps the node drained:
+    a node is never resumed unchecked."""
     failed = [f"{c['name']}: {c['detail']}" for c in checks if c.get("status") == "fail"]
-    if health_rc == 1:
-        failed.append(f"health: {health_summary.strip() or 'unhealthy'}")
-    elif health_rc not in (0, 2):
-        failed.append(f"health: ml-health exited {health_rc}")
-    return failed
+    if health_rc is None:
+        return failed, ["health: not run (rolling_health_program is empty)"]
+    result = _last_json(health_stdout)
+    if health_rc not in (0, 1, 2) or not isinstance(result, dict):
+        return [*failed, f"health: ml-health printed no result (exit {health_rc})"], []
+    acting = [c for c in result.get("checks", []) if c.get("status") == "fail" and c.get("severity") != "monitor"]
+    unchecked = [c["name"] for c in result.get("checks", []) if c.get("status") == "could not check"]
+    failed += [f"health: {c['name']}: {c['detail']}" for c in acting]
+    if health_rc == 1 and not acting:
+        failed.append("health: unhealthy")
+    return failed, [f"health: could not check {', '.join(unchecked)}"] if unchecked else []
 
 
-def summary(records):
-    """The run's report from each node's record ({node, action, why, wave, seconds, failed, ...})."""
+def _last_json(text):
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+
+
+def summary(records, expected=()):
+    """The run's report from each node's record ({host, node, action, why, wave, seconds, ...});
+    expected: the hosts whose turn has come, so that one that wrote no record (it became
+    unreachable) is counted, and fails the run."""
     by_action = {}
     for r in records:
         by_action.setdefault(r["action"], []).append(r["node"])
+    recorded = {r.get("host", r["node"]) for r in records}
+    lost = sorted(set(expected) - recorded)
     waves = {}
     for r in records:
         wave = waves.setdefault(r["wave"], {"nodes": [], "seconds": 0.0})
         wave["nodes"].append(r["node"])
         wave["seconds"] = max(wave["seconds"], float(r.get("seconds") or 0))
     return {
-        "passed": not by_action.get("failed"),
+        "passed": not by_action.get("failed") and not lost,
+        "unreachable": lost,
         "changed": sorted(by_action.get("changed", [])),
         "finished": sorted(by_action.get("finished", [])),
         "skipped": sorted(by_action.get("skipped", [])),
         "left_alone": sorted(by_action.get("left alone", [])),
         "failed": sorted(by_action.get("failed", [])),
-        "waves": [{"wave": k, **v} for k, v in sorted(waves.items())],
+        "waves": [{"wave": k, "nodes": sorted(v["nodes"]), "seconds": v["seconds"]} for k, v in sorted(waves.items())],
         "nodes": {r["node"]: r for r in records},
     }
 
@@ -124,4 +152,4 @@ def summary(records):
 def failed_reason(found, failed):
     """The reason a node keeps when its checks fail after the change (or after an earlier run's)."""
     head = reason_for(found, "checks failed after") if found else f"{OWNER} checks failed"
-    return f"{head}: {'; '.join(failed)}"[: slurm_nodes.REASON_LIMIT].replace('"', "'")
+    return _clean(f"{head}: {'; '.join(failed)}")[: slurm_nodes.REASON_LIMIT]

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -50,23 +51,22 @@ def demo(testbed, tmp_path_factory, keep_artifacts):
             run([str(ROOT / "tests" / "testbed" / "cluster.sh"), "down"], env=testbed)
 
 
-def playbook(demo, name, *extra):
+def playbook_argv(demo, name, *extra):
     override = f"@{demo['env']['AWSOME_CACHE']}/mirror-versions.yml"
-    return run(
-        [
-            "ansible-playbook",
-            *INVENTORY,
-            "-e",
-            override,
-            "-e",
-            f"benchmark_report_dir={demo['reports']}",
-            str(ROOT / "playbooks" / name),
-            *extra,
-        ],
-        env=demo["env"],
-        cwd=ROOT,
-        check=False,
-    )
+    return [
+        "ansible-playbook",
+        *INVENTORY,
+        "-e",
+        override,
+        "-e",
+        f"benchmark_report_dir={demo['reports']}",
+        str(ROOT / "playbooks" / name),
+        *extra,
+    ]
+
+
+def playbook(demo, name, *extra):
+    return run(playbook_argv(demo, name, *extra), env=demo["env"], cwd=ROOT, check=False)
 
 
 @pytest.mark.integration
@@ -654,6 +654,10 @@ def rolling(demo, tag, release, *extra):
     return result, json.loads(summary.read_text()) if summary.exists() else None
 
 
+RELEASE = "/fsx/.rolling-release"
+HOLD_JOB = f"while [ ! -e {RELEASE} ]; do sleep 1; done"
+
+
 def enroot_on(node):
     return run(["docker", "exec", node, "dpkg-query", "-W", "-f", "${Version}", "enroot"]).stdout
 
@@ -662,65 +666,91 @@ def job_field(job, field):
     return re.search(rf"\b{field}=(\S+)", run(["docker", "exec", "ml-head", "scontrol", "show", "job", job]).stdout)[1]
 
 
+FEW = ("-e", '{"rolling_roles": ["awsome.ml_cluster.enroot"]}')
+
+
+@pytest.mark.integration
+def test_a_rolling_run_refuses_bad_input_before_any_node_is_drained(demo):
+    newer = enroot_release(demo, "4.3.0")
+    for bad, says in (
+        (("-e", "rolling_batch=0"), "rolling_batch must be a whole number of nodes above 0 (not 0)"),
+        (("-e", "rolling_hosts=ml-head"), "rolling_hosts 'ml-head' must name compute nodes of the inventory"),
+    ):
+        result, _ = rolling(demo, "bad", newer, *bad)
+        assert result.returncode != 0 and says in result.stdout, result.stdout[-2000:]
+        assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
+
+
+def change_around_a_held_job(demo, release):
+    """rolling.yml while a job holds ml-c1: the job runs until the test has seen ml-c1 drained under
+    it and the change waiting; then it may end. The job's id and the run's summary."""
+    job = run(["docker", "exec", "ml-head", "sbatch", "--parsable", "-w", "ml-c1", "--wrap", HOLD_JOB]).stdout.strip()
+    while squeue_state(job) == "PENDING":
+        time.sleep(1)
+    report = demo["reports"] / "rolling-newer"
+    # one wave of both nodes (site.yml's roles on each, in parallel); the failing run below has one node per wave
+    argv = playbook_argv(
+        demo, "rolling.yml", "-e", release, "-e", f"rolling_report_dir={report}", "-e", "rolling_batch=2"
+    )
+    proc = subprocess.Popen(
+        argv, env=demo["env"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        state, reason, _ = wait_for("ml-c1", lambda s, r: "DRAIN" in s, timeout=240)
+        assert "DRAIN" in state and reason == "ml_cluster rolling: change Enroot 4.2.1 -> 4.3.0", (state, reason)
+        time.sleep(5)
+        assert squeue_state(job) == "RUNNING" and enroot_on("ml-c1") == "4.2.1-1"
+    finally:
+        run(["docker", "exec", "ml-head", "touch", RELEASE])
+        out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    return job, json.loads((report / "summary.json").read_text())
+
+
 @pytest.mark.integration
 def test_a_rolling_change_lands_around_a_running_job_and_a_failed_one_keeps_its_node(demo):
     """playbooks/rolling.yml on real Slurm: Enroot 4.2.1 -> 4.3.0 (a stand-in release the mirror
-    serves) while a job runs on ml-c1. The job finishes untouched, each node is drained, changed and
-    resumed in its own wave; a second run has nothing to change and drains nothing; a change whose
-    checks fail leaves that node drained with the reason and stops the run before the next node; a
-    later run finishes it. Bad input is refused before any node is drained."""
+    serves) while a job runs on ml-c1. ml-c1 is drained under the job, which goes on while the change
+    waits, and ends well; both nodes, one wave, are drained, changed and resumed. A second run has
+    nothing to change and drains nothing; a change whose checks fail leaves that node drained with
+    the reason and stops the run before the next node; a later run finishes it."""
     newer, older = enroot_release(demo, "4.3.0"), enroot_release(demo, "4.2.1")
-    few = ("-e", '{"rolling_roles": ["awsome.ml_cluster.enroot"]}')
     try:
-        for bad, says in (
-            (("-e", "rolling_batch=0"), "rolling_batch must be a whole number of nodes above 0 (not 0)"),
-            (("-e", "rolling_hosts=ml-head"), "rolling_hosts 'ml-head' must name compute nodes of the inventory"),
-        ):
-            result, _ = rolling(demo, "bad", newer, *bad)
-            assert result.returncode != 0 and says in result.stdout, result.stdout[-2000:]
-            assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
-
-        job = run(["docker", "exec", "ml-head", "sbatch", "--parsable", "-w", "ml-c1", "--wrap", "sleep 12"]).stdout
-        job = job.strip()
-        while squeue_state(job) == "PENDING":
-            time.sleep(1)
-        result, summary = rolling(demo, "newer", newer)
-        assert result.returncode == 0, result.stdout[-3000:]
+        job, summary = change_around_a_held_job(demo, newer)
         assert summary["changed"] == ["ml-c1", "ml-c2"] and summary["passed"], summary
-        assert [w["nodes"] for w in summary["waves"]] == [["ml-c1"], ["ml-c2"]]
-        assert summary["nodes"]["ml-c1"]["why"] == "change Enroot 4.2.1 -> 4.3.0"
-        # the job ran to its end through the drain; the change waited for it
+        assert [w["nodes"] for w in summary["waves"]] == [["ml-c1", "ml-c2"]]
         assert (job_field(job, "JobState"), job_field(job, "ExitCode")) == ("COMPLETED", "0:0")
-        assert summary["nodes"]["ml-c1"]["seconds"] >= 5
         assert [enroot_on(n) for n in COMPUTE] == ["4.3.0-1", "4.3.0-1"]
         assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
 
-        result, summary = rolling(demo, "again", newer, *few)
+        result, summary = rolling(demo, "again", newer, *FEW)
         assert result.returncode == 0 and summary["skipped"] == ["ml-c1", "ml-c2"], summary
         # scontrol ran only to read: nothing drained, nothing resumed
         assert not re.search(r"changed: \[ml-c\d -> ml-head\]", result.stdout), result.stdout[-3000:]
 
         # the checks after the change fail on ml-c1 (its health program made to answer unhealthy)
-        failing = ("-e", "rolling_health_program=/bin/false", *few)
-        result, summary = rolling(demo, "failing", older, *failing)
+        result, summary = rolling(demo, "failing", older, "-e", "rolling_health_program=/bin/false", *FEW)
         assert result.returncode != 0 and summary["failed"] == ["ml-c1"] and "ml-c2" not in summary["nodes"]
         state, reason = node_state("ml-c1")
-        assert "DRAIN" in state
-        assert reason == "ml_cluster rolling: checks failed after Enroot 4.3.0 -> 4.2.1: health: unhealthy", reason
+        assert "DRAIN" in state and reason == (
+            "ml_cluster rolling: checks failed after Enroot 4.3.0 -> 4.2.1: health: ml-health printed no result "
+            "(exit 1)"
+        ), reason
         assert node_state("ml-c2") == ("IDLE", None) and enroot_on("ml-c2") == "4.3.0-1"  # the run stopped
 
-        result, summary = rolling(demo, "finish", older, *few)
+        result, summary = rolling(demo, "finish", older, *FEW)
         assert result.returncode == 0, result.stdout[-3000:]
         assert summary["finished"] == ["ml-c1"] and summary["changed"] == ["ml-c2"], summary
         assert [enroot_on(n) for n in COMPUTE] == ["4.2.1-1", "4.2.1-1"]
         assert all(node_state(n) == ("IDLE", None) for n in COMPUTE)
     finally:
+        run(["docker", "exec", "ml-head", "rm", "-f", RELEASE])
         for node in COMPUTE:
             _, reason = node_state(node)
             if reason and reason.startswith("ml_cluster rolling:"):
                 run(["docker", "exec", "ml-head", "scontrol", "update", f"NodeName={node}", "State=RESUME"])
         if any(enroot_on(n) != "4.2.1-1" for n in COMPUTE):
-            rolling(demo, "restore", older, *few)
+            rolling(demo, "restore", older, *FEW)
 
 
 @pytest.fixture(scope="module")

@@ -692,8 +692,10 @@ def test_dcgm_that_ran_nothing_or_exited_non_zero_without_a_failure_is_not_a_pas
 FAKE_PINGPONG = """#!/usr/bin/env python3
 import os, socket, sys, time
 args, mode = sys.argv[1:], os.environ.get("FAKE_PINGPONG", "pass")
+if "-d" not in args:  # libfabric would pick the first device: the check must name each
+    sys.exit(print("no -d", file=sys.stderr) or 3)
 with open(os.environ["FAKE_PINGPONG_LOG"], "a") as log:
-    log.write(f"{os.environ.get('FI_EFA_DEVICE_NAME')} shm={os.environ.get('FI_EFA_ENABLE_SHM_TRANSFER')} {args}\\n")
+    log.write(f"{args[args.index('-d') + 1]} shm={os.environ.get('FI_EFA_ENABLE_SHM_TRANSFER')} {args}\\n")
 table = open(os.environ["FAKE_PINGPONG_TABLE"]).read()
 if "-B" in args:
     if mode == "server fails":
@@ -705,6 +707,8 @@ if "-B" in args:
     conn, _ = server.accept()
     conn.recv(16)
     print(table, end="")
+    if mode == "server errors":
+        sys.exit(print("[error] util/pingpong.c:1026: ack timed out", file=sys.stderr) or 1)
     sys.exit(0)
 if mode == "hang":
     time.sleep(30)
@@ -756,6 +760,7 @@ def test_efa_loopback_pings_each_libfabric_domain_through_the_device(efa_bin, tm
         ),
         ("client fails", "4 of 4 EFA domains failed: rdmap144s27-rdm: exited 1: [error] util/pingpong.c:1026: ack"),
         ("unacknowledged", "4 of 4 EFA domains failed: rdmap144s27-rdm: [error] util/pingpong.c:1026: ack timed out"),
+        ("server errors", "4 of 4 EFA domains failed: rdmap144s27-rdm: the server side exited 1: [error] util/"),
     ],
 )
 def test_a_failed_efa_loopback_names_the_domain_and_fi_pingpongs_error(efa_bin, monkeypatch, mode, detail):
@@ -771,6 +776,12 @@ def test_a_hanging_efa_loopback_is_killed_and_could_not_check(efa_bin, monkeypat
     with pytest.raises(health_program.CouldNotCheck, match="fi_pingpong timed out after 1 s"):
         loopback(efa_bin)
     assert time.monotonic() - started < 10
+
+
+def test_efa_loopback_without_fi_pingpong_could_not_check(efa_bin):
+    (efa_bin / "fi_pingpong").unlink()
+    with pytest.raises(health_program.CouldNotCheck, match="fi_pingpong"):
+        loopback(efa_bin)
 
 
 def test_efa_loopback_without_a_libfabric_efa_device_fails_and_without_fi_info_could_not_check(efa_bin):

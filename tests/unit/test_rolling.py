@@ -1,6 +1,7 @@
 """Rolling changes (plugins/module_utils/rolling.py): what would change on a node, what the run does
 with the node for each Slurm state (recorded scontrol lines), the reasons it writes, and its report."""
 
+import json
 import re
 from pathlib import Path
 
@@ -98,26 +99,53 @@ def test_the_wait_ends_when_the_node_runs_no_job():
     assert not filters.rolling_runs_jobs(line("idle"))
 
 
+def health_result(*checks):
+    return json.dumps(
+        {
+            "node": "ml-c1",
+            "outcome": "x",
+            "checks": [dict(zip(("name", "status", "severity", "detail"), c, strict=True)) for c in checks],
+        }
+    )
+
+
 def test_what_fails_after_the_change_keeps_the_node_drained_and_could_not_check_does_not():
     checks = [
         {"name": "Enroot", "status": "fail", "detail": "4.2.1 installed, declared 4.3.0"},
         {"name": "PyTorch", "status": "pass", "detail": "ok"},
     ]
-    assert rolling.failures(checks, 0, "") == ["Enroot: 4.2.1 installed, declared 4.3.0"]
-    assert rolling.failures([], 1, "ml-c1: unhealthy (quick, 0.4 s)\n") == ["health: ml-c1: unhealthy (quick, 0.4 s)"]
-    assert rolling.failures([], 2, "could not check") == []
-    assert rolling.failures([], 127, "") == ["health: ml-health exited 127"]
-    reason = rolling.failed_reason(CHANGE, rolling.failures(checks, 0, ""))
+    healthy = health_result(("munge", "pass", "reboot", "ok"))
+    assert rolling.failures(checks, 0, healthy) == (["Enroot: 4.2.1 installed, declared 4.3.0"], [])
+    # the health program's JSON names the failures that act; a monitor-only one does not keep the node
+    unhealthy = health_result(
+        ("munge", "pass", "reboot", "ok"),
+        ("filesystems", "fail", "isolate", "/fsx missing"),
+        ("memory", "fail", "monitor", "3 % available"),
+    )
+    assert rolling.failures([], 1, f"noise\n{unhealthy}\n") == (["health: filesystems: /fsx missing"], [])
+    unchecked = health_result(("munge", "pass", "reboot", "ok"), ("NVLink", "could not check", "reset", "timed out"))
+    assert rolling.failures([], 2, unchecked) == ([], ["health: could not check NVLink"])
+    # no result (a wrong program, a crash): the node is not resumed unchecked
+    assert rolling.failures([], 2, "") == (["health: ml-health printed no result (exit 2)"], [])
+    assert rolling.failures([], 127, "") == (["health: ml-health printed no result (exit 127)"], [])
+    assert rolling.failures([], None, "") == ([], ["health: not run (rolling_health_program is empty)"])
+
+
+def test_the_reasons_are_one_line_that_scontrol_keeps_whole():
+    failed = ["Enroot: 4.2.1 installed, declared 4.3.0"]
+    reason = rolling.failed_reason(CHANGE, failed)
     assert (
         reason
         == "ml_cluster rolling: checks failed after Enroot 4.2.1 -> 4.3.0: Enroot: 4.2.1 installed, declared 4.3.0"
     )
-    long = rolling.failed_reason([], ['x "quoted" ' * 40])
-    assert (
-        len(long) == slurm_nodes.REASON_LIMIT
-        and '"' not in long
-        and long.startswith("ml_cluster rolling: checks failed: x")
+    long = rolling.failed_reason([], ['x "quoted" Reason=y\nnext line ' * 20])
+    assert len(long) == slurm_nodes.REASON_LIMIT and long.startswith(
+        "ml_cluster rolling: checks failed: x 'quoted' Reason:y next"
     )
+    assert "\n" not in long and '"' not in long and "=" not in long
+    # read back from scontrol's line as written
+    node = slurm_nodes.parse_node(with_reason(line("drained-by-us"), long))
+    assert node["reason"] == long and rolling.ours(node)
 
 
 def test_the_summary_counts_each_outcome_and_times_each_wave():
@@ -135,3 +163,6 @@ def test_the_summary_counts_each_outcome_and_times_each_wave():
         {"wave": 2, "nodes": ["ml-c3", "ml-c4"], "seconds": 12.0},
     ]
     assert rolling.summary(records[:2])["passed"]
+    # a node whose turn came and wrote no record was lost (unreachable): the run did not pass
+    lost = rolling.summary(records[:2], expected=["ml-c1", "ml-c2", "ml-c5"])
+    assert lost["unreachable"] == ["ml-c5"] and not lost["passed"]

@@ -1,6 +1,6 @@
 """The slurm role's topology preflight (plugins/filter/slurm.py)."""
 
-from ansible_collections.awsome.ml_cluster.plugins.filter.slurm import slurm_topology_problems
+from ansible_collections.awsome.ml_cluster.plugins.filter.slurm import slurm_topology_problems, slurm_unregistered
 
 COMPUTE = ["ml-c1", "ml-c2", "ml-c3", "ml-c4"]
 
@@ -36,3 +36,23 @@ def test_an_empty_leaf_is_refused_and_no_topology_is_fine():
     empty = [{"switch": "leaf1", "nodes": []}, {"switch": "leaf2", "nodes": COMPUTE}]
     assert slurm_topology_problems(empty, COMPUTE) == ["slurm_topology: leaf switch leaf1 has no nodes."]
     assert slurm_topology_problems([], COMPUTE) == []
+
+
+def test_registration_waits_for_usable_nodes_and_accepts_the_collections_own_drains():
+    nodes = ["ml-c1", "ml-c2"]
+    assert slurm_unregistered(["ml-c1 idle none", "ml-c1 idle none", "ml-c2 alloc none"], nodes) == []
+    rolling = "ml-c1 drain ml_cluster rolling: change Enroot 4.2.1 -> 4.3.0"
+    health = "ml-c2 drng ml_cluster: filesystems: /fsx not mounted"
+    assert slurm_unregistered([rolling, health], nodes) == []
+    # a person's drain, Slurm's own (22.05 shows a config mismatch as drain), down, not responding
+    assert slurm_unregistered(["ml-c1 drain bad DIMM", "ml-c2 drain Low RealMemory"], nodes) == [
+        "ml-c1: drain (bad DIMM)",
+        "ml-c2: drain (Low RealMemory)",
+    ]
+    assert slurm_unregistered(["ml-c1 idle* none", "ml-c2 down Not responding"], nodes) == [
+        "ml-c1: idle* (none)",
+        "ml-c2: down (Not responding)",
+    ]
+    assert slurm_unregistered(["ml-c1 idle none"], nodes) == ["ml-c2: not listed by sinfo"]
+    # a wave of a rolling change checks its own nodes only: another node's trouble is not its own
+    assert slurm_unregistered(["ml-c1 idle none", "ml-c2 down Not responding"], nodes, ["ml-c1"]) == []
